@@ -1,0 +1,114 @@
+import sharp from 'sharp'
+import { promises as fs } from 'node:fs'
+import { UserError } from './errors'
+import { writeFileAtomic } from './atomic'
+
+/** Largest image we decode: ~100 MP comfortably covers 50 MP photos and refuses decompression bombs. */
+export const MAX_INPUT_PIXELS = 100_000_000
+
+/** Interleaved 8-bit pixels, row-major. channels: 1 (mask/grey), 3 (RGB) or 4 (RGBA). */
+export interface RawImage {
+  width: number
+  height: number
+  channels: 1 | 3 | 4
+  data: Uint8Array
+}
+
+export type ImageFormat = 'png' | 'jpeg' | 'webp'
+
+async function readInput(input: string | Uint8Array): Promise<Buffer> {
+  if (typeof input !== 'string') return Buffer.from(input.buffer, input.byteOffset, input.byteLength)
+  try {
+    const buf = await fs.readFile(input)
+    if (buf.length === 0) throw new UserError('EMPTY_FILE', `${input} is empty (0 bytes)`)
+    return buf
+  } catch (err) {
+    if (err instanceof UserError) throw err
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new UserError('NOT_FOUND', `${input} does not exist`)
+    if (code === 'EISDIR') throw new UserError('NOT_A_FILE', `${input} is a folder, not an image`)
+    throw new UserError('UNREADABLE', `cannot read ${input}: ${(err as Error).message}`)
+  }
+}
+
+function label(input: string | Uint8Array): string {
+  return typeof input === 'string' ? input : 'the image'
+}
+
+/** A sharp pipeline for an input, with EXIF orientation applied and the pixel limit enforced. */
+export async function openImage(input: string | Uint8Array): Promise<sharp.Sharp> {
+  const buf = await readInput(input)
+  if (buf.length === 0) throw new UserError('EMPTY_FILE', `${label(input)} is empty (0 bytes)`)
+  let meta: sharp.Metadata
+  try {
+    meta = await sharp(buf, { limitInputPixels: MAX_INPUT_PIXELS }).metadata()
+  } catch (err) {
+    throw new UserError('NOT_AN_IMAGE', `${label(input)} is not a readable image (${(err as Error).message})`)
+  }
+  if (!meta.format || !['jpeg', 'png', 'webp'].includes(meta.format)) {
+    throw new UserError('UNSUPPORTED_FORMAT', `${label(input)} is ${meta.format ?? 'an unknown format'}; Umbra opens JPEG, PNG and WebP`)
+  }
+  if ((meta.width ?? 0) * (meta.height ?? 0) > MAX_INPUT_PIXELS) {
+    throw new UserError('TOO_LARGE', `${label(input)} has ${meta.width}x${meta.height} pixels, more than the ${MAX_INPUT_PIXELS / 1e6} MP limit`)
+  }
+  return sharp(buf, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' }).rotate()
+}
+
+async function toRaw(pipeline: sharp.Sharp, input: string | Uint8Array): Promise<{ data: Buffer; info: sharp.OutputInfo }> {
+  try {
+    return await pipeline.raw().toBuffer({ resolveWithObject: true })
+  } catch (err) {
+    throw new UserError('CORRUPT_IMAGE', `${label(input)} is damaged or truncated (${(err as Error).message})`)
+  }
+}
+
+/** Decodes to RGBA (alpha 255 where the file has none). */
+export async function decodeRgba(input: string | Uint8Array): Promise<RawImage> {
+  const { data, info } = await toRaw((await openImage(input)).ensureAlpha(), input)
+  return { width: info.width, height: info.height, channels: 4, data: new Uint8Array(data.buffer, data.byteOffset, data.length) }
+}
+
+/** Decodes to RGB, dropping alpha (flattened on black is not wanted: alpha is just removed). */
+export async function decodeRgb(input: string | Uint8Array): Promise<RawImage> {
+  const { data, info } = await toRaw((await openImage(input)).removeAlpha().toColourspace('srgb'), input)
+  return { width: info.width, height: info.height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.length) }
+}
+
+/** Decodes a mask to one channel; any value above `threshold` counts as inside (255), else 0. */
+export async function decodeMask(input: string | Uint8Array, threshold = 0): Promise<RawImage> {
+  const { data, info } = await toRaw((await openImage(input)).removeAlpha().greyscale(), input)
+  const out = new Uint8Array(info.width * info.height)
+  const step = info.channels
+  for (let i = 0; i < out.length; i++) out[i] = data[i * step] > threshold ? 255 : 0
+  return { width: info.width, height: info.height, channels: 1, data: out }
+}
+
+export interface EncodeOptions {
+  format: ImageFormat
+  /** JPEG/WebP quality 1-100. */
+  quality?: number
+}
+
+export async function encodeImage(img: RawImage, opts: EncodeOptions = { format: 'png' }): Promise<Buffer> {
+  const s = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
+    raw: { width: img.width, height: img.height, channels: img.channels },
+  })
+  if (opts.format === 'jpeg') return s.jpeg({ quality: opts.quality ?? 92, mozjpeg: false }).toBuffer()
+  if (opts.format === 'webp') return s.webp({ quality: opts.quality ?? 92 }).toBuffer()
+  // Masks stay single-channel greyscale PNGs.
+  return s.png({ compressionLevel: 6 }).toBuffer()
+}
+
+/** Encodes and writes atomically (temp file + rename). Format from opts or the file extension. */
+export async function writeImage(path: string, img: RawImage, opts?: Partial<EncodeOptions>): Promise<void> {
+  const format = opts?.format ?? formatFromPath(path)
+  await writeFileAtomic(path, await encodeImage(img, { format, quality: opts?.quality }))
+}
+
+export function formatFromPath(path: string): ImageFormat {
+  const ext = path.toLowerCase().split('.').pop()
+  if (ext === 'jpg' || ext === 'jpeg') return 'jpeg'
+  if (ext === 'webp') return 'webp'
+  if (ext === 'png') return 'png'
+  throw new UserError('UNSUPPORTED_FORMAT', `cannot tell the output format of ${path}: use .png, .jpg or .webp`)
+}
