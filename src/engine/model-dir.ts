@@ -1,0 +1,248 @@
+/**
+ * The model folder: everything needed to run or fine-tune one trained shadow model.
+ *
+ *   manifest.json   what the model is (name, base model, input size, architecture, training
+ *                   summary, validation metrics) and the sha256 of every other file
+ *   model.json      tfjs topology + weight manifest (training and fine-tuning)
+ *   weights.bin     tfjs weights
+ *   model.onnx      the same network exported to ONNX (fast inference with onnxruntime)
+ *
+ * A folder is written under a temp name and renamed into place (writeDirAtomic), so a crash never
+ * leaves a half-written model under its final name; every load checks the checksums of the files
+ * it reads, so a damaged folder is refused with a clear UserError instead of producing garbage.
+ *
+ * This module imports tfjs only inside loadTfjsModel: reading a manifest or an ONNX file must not
+ * pay for loading tfjs.
+ */
+import { promises as fs } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { join, resolve } from 'node:path'
+import { z } from 'zod'
+import type * as tf from '@tensorflow/tfjs'
+import { UserError } from '../core/errors'
+import { writeDirAtomic } from '../core/atomic'
+import { exportLayersModelToOnnx, ONNX_OPSET } from './onnx/export'
+
+export const MODEL_FORMAT_VERSION = 1
+export const MANIFEST_FILE = 'manifest.json'
+export const TFJS_TOPOLOGY_FILE = 'model.json'
+export const TFJS_WEIGHTS_FILE = 'weights.bin'
+export const ONNX_FILE = 'model.onnx'
+const MODEL_FILES = [TFJS_TOPOLOGY_FILE, TFJS_WEIGHTS_FILE, ONNX_FILE] as const
+
+const trainingSummarySchema = z.looseObject({
+  /** Number of training pairs seen (distinct samples in the training split). */
+  dataCount: z.number().int().nonnegative(),
+  steps: z.number().int().nonnegative(),
+  wallTimeSeconds: z.number().nonnegative(),
+  /** tfjs backend that trained it: tensorflow-gpu, tensorflow, wasm or cpu. */
+  backend: z.string(),
+})
+
+/** What the caller of saveModelDir provides; files, checksums and ONNX facts are filled in. */
+export const modelManifestInputSchema = z.object({
+  name: z.string().min(1),
+  /** The model this one was fine-tuned from (its name), or null when trained from scratch. */
+  baseModel: z.string().nullable().default(null),
+  /** Model resolution S: the network takes [batch, S, S, 4]. */
+  inputSize: z.number().int().positive(),
+  architectureVersion: z.string().min(1),
+  /** The ShadowModelConfig the network was built from (TRAIN's buildShadowModel argument). */
+  architecture: z.record(z.string(), z.unknown()),
+  /** null for a freshly initialised (untrained) model. */
+  training: trainingSummarySchema.nullable().default(null),
+  /** Validation numbers (e.g. { synthetic: { LRMSE: .. }, realDev: { .. } }); free-form by design. */
+  metrics: z.record(z.string(), z.unknown()).default({}),
+})
+
+export type ModelManifestInput = z.input<typeof modelManifestInputSchema>
+export type TrainingSummary = z.infer<typeof trainingSummarySchema>
+
+const fileEntrySchema = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() })
+
+export const modelManifestSchema = modelManifestInputSchema.extend({
+  formatVersion: z.literal(MODEL_FORMAT_VERSION),
+  createdAt: z.string(),
+  onnx: z.object({
+    opset: z.number().int(),
+    inputName: z.string(),
+    /** ONNX output names in the contract's order: attention, darkening. */
+    outputNames: z.array(z.string()).min(1),
+    /** Floating-point operations for one image at model resolution (multiply-add = 2). */
+    flops: z.number().nonnegative(),
+  }),
+  parameterCount: z.number().int().nonnegative(),
+  files: z.record(z.string(), fileEntrySchema),
+})
+
+export type ModelManifest = z.infer<typeof modelManifestSchema>
+
+export function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+/** Where `umbra shadow` looks when no --model is given. */
+export function defaultModelDir(): string {
+  return resolve(new URL('../../resources/models/default', import.meta.url).pathname)
+}
+
+/** The tfjs topology + weights of a model, captured through a custom IO handler (no tfjs import needed). */
+async function captureTfjsArtifacts(model: tf.LayersModel): Promise<{ modelJson: Uint8Array; weights: Uint8Array }> {
+  let captured: tf.io.ModelArtifacts | undefined
+  await model.save({
+    save: async (artifacts: tf.io.ModelArtifacts) => {
+      captured = artifacts
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }
+    },
+  })
+  if (!captured || !captured.modelTopology || !captured.weightSpecs) {
+    throw new Error('tfjs did not hand over the model topology and weights')
+  }
+  const parts = captured.weightData === undefined ? [] : Array.isArray(captured.weightData) ? captured.weightData : [captured.weightData]
+  const total = parts.reduce((n, p) => n + p.byteLength, 0)
+  const weights = new Uint8Array(total)
+  let offset = 0
+  for (const p of parts) {
+    weights.set(new Uint8Array(p), offset)
+    offset += p.byteLength
+  }
+  // The standard tfjs "layers-model" JSON, so tf.loadLayersModel('file://.../model.json') reads it too.
+  const modelJson = {
+    format: 'layers-model',
+    generatedBy: captured.generatedBy,
+    convertedBy: captured.convertedBy ?? null,
+    modelTopology: captured.modelTopology,
+    weightsManifest: [{ paths: [`./${TFJS_WEIGHTS_FILE}`], weights: captured.weightSpecs }],
+  }
+  return { modelJson: new TextEncoder().encode(JSON.stringify(modelJson)), weights }
+}
+
+/**
+ * Writes a complete model folder atomically: tfjs weights, the ONNX export and a manifest with
+ * checksums. An existing folder at `dir` is replaced only once the new one is complete.
+ * Throws UserError('ONNX_EXPORT') when the network uses a layer the exporter cannot convert.
+ */
+export async function saveModelDir(dir: string, model: tf.LayersModel, manifestInput: ModelManifestInput): Promise<ModelManifest> {
+  const input = modelManifestInputSchema.parse(manifestInput)
+  const inputShape = model.inputs[0]?.shape
+  if (!inputShape || inputShape[1] !== input.inputSize || inputShape[2] !== input.inputSize) {
+    throw new UserError('MODEL_MISMATCH', `manifest inputSize ${input.inputSize} does not match the model input [${inputShape?.join(', ')}]`)
+  }
+  const exported = exportLayersModelToOnnx(model)
+  const { modelJson, weights } = await captureTfjsArtifacts(model)
+  const contents: Record<(typeof MODEL_FILES)[number], Uint8Array> = {
+    [TFJS_TOPOLOGY_FILE]: modelJson,
+    [TFJS_WEIGHTS_FILE]: weights,
+    [ONNX_FILE]: exported.bytes,
+  }
+  const files: Record<string, z.infer<typeof fileEntrySchema>> = {}
+  for (const name of MODEL_FILES) files[name] = { sha256: sha256(contents[name]), bytes: contents[name].byteLength }
+  const manifest: ModelManifest = {
+    formatVersion: MODEL_FORMAT_VERSION,
+    ...input,
+    createdAt: new Date().toISOString(),
+    onnx: { opset: ONNX_OPSET, inputName: exported.inputName, outputNames: exported.outputs.map((o) => o.name), flops: exported.flops },
+    parameterCount: model.countParams(),
+    files,
+  }
+  await writeDirAtomic(dir, async (tmp) => {
+    for (const name of MODEL_FILES) await writeSynced(join(tmp, name), contents[name])
+    await writeSynced(join(tmp, MANIFEST_FILE), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'))
+  })
+  return manifest
+}
+
+async function writeSynced(path: string, data: Uint8Array): Promise<void> {
+  const handle = await fs.open(path, 'w')
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Reads and validates manifest.json (no checksums checked: that happens when files are read). */
+export async function readModelManifest(dir: string): Promise<ModelManifest> {
+  let stat
+  try {
+    stat = await fs.stat(dir)
+  } catch {
+    throw new UserError('MODEL_NOT_FOUND', `no model folder at ${dir}`)
+  }
+  if (!stat.isDirectory()) throw new UserError('MODEL_NOT_FOUND', `${dir} is not a model folder (it is a file)`)
+  let text: string
+  try {
+    text = await fs.readFile(join(dir, MANIFEST_FILE), 'utf8')
+  } catch {
+    throw new UserError('MODEL_CORRUPT', `${dir} is not a model folder: ${MANIFEST_FILE} is missing`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new UserError('MODEL_CORRUPT', `${join(dir, MANIFEST_FILE)} is damaged (${(err as Error).message})`)
+  }
+  const parsed = modelManifestSchema.safeParse(json)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new UserError('MODEL_CORRUPT', `${join(dir, MANIFEST_FILE)} is not a valid model manifest (${issue.path.join('.') || 'root'}: ${issue.message})`)
+  }
+  return parsed.data
+}
+
+/** Reads one file of a model folder and checks it against the manifest's sha256. */
+export async function readVerifiedModelFile(dir: string, manifest: ModelManifest, name: string): Promise<Buffer> {
+  const entry = manifest.files[name]
+  if (!entry) throw new UserError('MODEL_CORRUPT', `${dir}: the manifest lists no ${name}`)
+  let data: Buffer
+  try {
+    data = await fs.readFile(join(dir, name))
+  } catch {
+    throw new UserError('MODEL_CORRUPT', `${dir} is incomplete: ${name} is missing`)
+  }
+  if (data.byteLength !== entry.bytes || sha256(data) !== entry.sha256) {
+    throw new UserError('MODEL_CORRUPT', `${join(dir, name)} is damaged: its checksum does not match the manifest (${data.byteLength} bytes, expected ${entry.bytes})`)
+  }
+  return data
+}
+
+/** Checks every file of the folder; returns the manifest. */
+export async function verifyModelDir(dir: string): Promise<ModelManifest> {
+  const manifest = await readModelManifest(dir)
+  for (const name of Object.keys(manifest.files)) await readVerifiedModelFile(dir, manifest, name)
+  return manifest
+}
+
+/** The ONNX export, checksum-verified (what the onnxruntime runner loads). */
+export async function loadOnnxBytes(dir: string): Promise<{ bytes: Buffer; manifest: ModelManifest }> {
+  const manifest = await readModelManifest(dir)
+  return { bytes: await readVerifiedModelFile(dir, manifest, ONNX_FILE), manifest }
+}
+
+/**
+ * Loads the tfjs model for training, fine-tuning or the tfjs runtime. Uses whatever tfjs backend
+ * is active (call initTfBackend first). Checksums are verified before anything is parsed.
+ */
+export async function loadTfjsModel(dir: string): Promise<{ model: tf.LayersModel; manifest: ModelManifest }> {
+  const manifest = await readModelManifest(dir)
+  const topologyBytes = await readVerifiedModelFile(dir, manifest, TFJS_TOPOLOGY_FILE)
+  const weights = await readVerifiedModelFile(dir, manifest, TFJS_WEIGHTS_FILE)
+  let modelJson: { modelTopology: unknown; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] }
+  try {
+    modelJson = JSON.parse(topologyBytes.toString('utf8'))
+  } catch (err) {
+    throw new UserError('MODEL_CORRUPT', `${join(dir, TFJS_TOPOLOGY_FILE)} is not valid JSON (${(err as Error).message})`)
+  }
+  const tfjs = await import('@tensorflow/tfjs')
+  const weightSpecs = modelJson.weightsManifest.flatMap((group) => group.weights)
+  const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer
+  try {
+    const model = await tfjs.loadLayersModel(
+      tfjs.io.fromMemory({ modelTopology: modelJson.modelTopology as object, weightSpecs, weightData }),
+    )
+    return { model, manifest }
+  } catch (err) {
+    throw new UserError('MODEL_CORRUPT', `cannot build the model in ${dir} (${(err as Error).message})`)
+  }
+}

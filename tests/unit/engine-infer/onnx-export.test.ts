@@ -1,0 +1,75 @@
+import { describe, it, expect, beforeAll } from 'vitest'
+import * as tf from '@tensorflow/tfjs'
+import * as ort from 'onnxruntime-node'
+import { exportLayersModelToOnnx } from '../../../src/engine/onnx/export'
+import { buildTestShadowModel, testInput } from './test-models'
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length)
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
+  return m
+}
+
+async function runOnnx(bytes: Uint8Array, inputName: string, data: Float32Array, shape: number[]) {
+  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' })
+  try {
+    const result = await session.run({ [inputName]: new ort.Tensor('float32', data, shape) })
+    return session.outputNames.map((n) => result[n].data as Float32Array)
+  } finally {
+    await session.release()
+  }
+}
+
+describe('tfjs -> ONNX export', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu')
+  })
+
+  it('matches tfjs on a U-Net using every allowed layer class, both outputs, batch of 2', async () => {
+    const size = 32
+    const model = buildTestShadowModel(size, 5)
+    const exported = exportLayersModelToOnnx(model)
+    for (const cls of ['Conv2D', 'Conv2DTranspose', 'UpSampling2D', 'Concatenate', 'Add', 'Multiply', 'Activation', 'ReLU', 'LeakyReLU', 'AveragePooling2D', 'MaxPooling2D']) {
+      expect(exported.layerClasses[cls], cls).toBeGreaterThan(0)
+    }
+    expect(exported.outputs.map((o) => o.name)).toEqual(['attention', 'darkening'])
+    expect(exported.outputs.map((o) => o.shape)).toEqual([[size, size, 2], [size, size, 3]])
+    const input = testInput(size, 2)
+    const expected = tf.tidy(() => (model.predict(tf.tensor4d(input, [2, size, size, 4])) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array))
+    const got = await runOnnx(exported.bytes, exported.inputName, input, [2, size, size, 4])
+    expect(maxAbsDiff(got[0], expected[0])).toBeLessThan(1e-5)
+    expect(maxAbsDiff(got[1], expected[1])).toBeLessThan(1e-5)
+    // Not a trivially constant network: outputs vary across pixels.
+    expect(Math.max(...expected[1]) - Math.min(...expected[1])).toBeGreaterThan(0.01)
+    model.dispose()
+  })
+
+  it('flattens nested functional models and counts conv FLOPs from the layer shapes', async () => {
+    const size = 16
+    const inner = (() => {
+      const x = tf.input({ shape: [size, size, 4] })
+      const y = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor
+      return tf.model({ inputs: x, outputs: y, name: 'inner' })
+    })()
+    const input = tf.input({ shape: [size, size, 4], name: 'input' })
+    const a = inner.apply(input) as tf.SymbolicTensor
+    const out = tf.layers.conv2d({ filters: 1, kernelSize: 1, activation: 'sigmoid', name: 'out' }).apply(a) as tf.SymbolicTensor
+    const model = tf.model({ inputs: input, outputs: out })
+    const exported = exportLayersModelToOnnx(model)
+    expect(exported.convFlops).toBe(2 * 9 * 4 * 3 * size * size + 2 * 1 * 3 * 1 * size * size)
+    const data = testInput(size)
+    const expected = tf.tidy(() => (model.predict(tf.tensor4d(data, [1, size, size, 4])) as tf.Tensor).dataSync() as Float32Array)
+    const [got] = await runOnnx(exported.bytes, exported.inputName, data, [1, size, size, 4])
+    expect(maxAbsDiff(got, expected)).toBeLessThan(1e-5)
+    model.dispose()
+  })
+
+  it('refuses a layer class it cannot convert, naming it', () => {
+    const input = tf.input({ shape: [8, 8, 4], name: 'input' })
+    const bn = tf.layers.batchNormalization({ name: 'bn' }).apply(input) as tf.SymbolicTensor
+    const model = tf.model({ inputs: input, outputs: bn })
+    expect(() => exportLayersModelToOnnx(model)).toThrow(/bn.*BatchNormalization/)
+    model.dispose()
+  })
+})
