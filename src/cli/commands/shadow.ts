@@ -1,0 +1,143 @@
+import { join } from 'node:path'
+import type { Command } from '../command'
+import { parseCommandArgs, requireOption } from '../args'
+import { UserError } from '../../core/errors'
+import { decodeMask, decodeRgb, decodeRgba, encodeImage, formatFromPath, type RawImage } from '../../core/image'
+import { writeFileAtomic } from '../../core/atomic'
+
+const usage = `usage:
+  umbra shadow --image PHOTO --mask MASK --out OUT [options]
+  umbra shadow --image BACKGROUND --object CUTOUT.png --at X,Y[,SCALE] --out OUT [options]
+
+Adds the object's shadow to the photo at full resolution.
+  --image FILE       the photo (JPEG, PNG, WebP); with --mask it already contains the object
+  --mask FILE        the object's mask, same size as the photo (any nonzero pixel = object)
+  --object FILE      a cut-out with alpha, composited at --at X,Y (top-left, photo pixels), scaled by SCALE
+  --out FILE         result; format from the extension (.jpg, .png, .webp)
+  --layer FILE.png   also write the shadow alone as an RGBA multiply layer (window-sized; its position is printed)
+  --attention DIR    also write the attention maps (occluders.png, occluder-shadows.png, photo-sized)
+  --model DIR        model folder (default resources/models/default)
+  --runtime R        auto (default), onnx or tfjs
+  --quality Q        JPEG/WebP quality 1-100 (default 92)
+  --verbose          print the runtime that ran and the time of each stage`
+
+function parseAt(value: string): { x: number; y: number; scale: number } {
+  const parts = value.split(',').map((s) => Number(s.trim()))
+  if ((parts.length !== 2 && parts.length !== 3) || parts.some((n) => !Number.isFinite(n)) || (parts.length === 3 && !(parts[2] > 0))) {
+    throw new UserError('BAD_ARGS', `--at must be X,Y or X,Y,SCALE (numbers, SCALE > 0), got '${value}'`)
+  }
+  return { x: parts[0], y: parts[1], scale: parts[2] ?? 1 }
+}
+
+const command: Command = {
+  name: 'shadow',
+  summary: 'add a shadow to one photo',
+  usage,
+  async run(argv) {
+    const t0 = performance.now()
+    const { values } = parseCommandArgs(
+      argv,
+      {
+        image: { type: 'string' },
+        mask: { type: 'string' },
+        object: { type: 'string' },
+        at: { type: 'string' },
+        out: { type: 'string' },
+        layer: { type: 'string' },
+        attention: { type: 'string' },
+        model: { type: 'string' },
+        runtime: { type: 'string' },
+        quality: { type: 'string' },
+        verbose: { type: 'boolean' },
+      },
+      usage,
+    )
+    const imagePath = requireOption(values.image, 'image', usage)
+    const outPath = requireOption(values.out, 'out', usage)
+    if (values.mask !== undefined && values.object !== undefined) throw new UserError('BAD_ARGS', `give either --mask or --object, not both\n\n${usage}`)
+    if (values.mask === undefined && values.object === undefined) throw new UserError('BAD_ARGS', `--mask or --object is required\n\n${usage}`)
+    if (values.object !== undefined && values.at === undefined) throw new UserError('BAD_ARGS', `--object needs --at X,Y[,SCALE]\n\n${usage}`)
+    const at = values.at !== undefined ? parseAt(values.at) : undefined
+    const runtime = values.runtime ?? 'auto'
+    if (runtime !== 'auto' && runtime !== 'onnx' && runtime !== 'tfjs') throw new UserError('BAD_ARGS', `--runtime must be auto, onnx or tfjs, got '${runtime}'`)
+    const quality = values.quality === undefined ? undefined : Number(values.quality)
+    if (quality !== undefined && !(Number.isInteger(quality) && quality >= 1 && quality <= 100)) {
+      throw new UserError('BAD_ARGS', `--quality must be a whole number from 1 to 100, got '${values.quality}'`)
+    }
+    // Check output names before any work, so a typo costs nothing.
+    const format = formatFromPath(outPath)
+    if (values.layer !== undefined && formatFromPath(values.layer) !== 'png') throw new UserError('BAD_ARGS', '--layer must be a .png file (the layer has alpha)')
+
+    // The engine (model load, runtime start) and the image decode overlap.
+    const { createShadowEngine } = await import('../../engine/inference')
+    const { generateShadow, placeCutout, renderAttentionMaps } = await import('../../engine/pipeline')
+    const enginePromise = createShadowEngine({ modelDir: values.model, runtime })
+    const inputPromise = (async () => {
+      if (values.mask !== undefined) {
+        const [image, mask] = await Promise.all([decodeRgb(imagePath), decodeMask(values.mask)])
+        return { image, mask }
+      }
+      const [background, cutout] = await Promise.all([decodeRgb(imagePath), decodeRgba(values.object as string)])
+      return placeCutout(background, cutout, at as { x: number; y: number; scale: number })
+    })()
+    // Both settle before either error is reported, so no work is left running behind an error.
+    const [engineResult, inputResult] = await Promise.allSettled([enginePromise, inputPromise])
+    if (engineResult.status === 'rejected') {
+      if (inputResult.status === 'fulfilled' || !(inputResult.reason instanceof UserError)) throw engineResult.reason
+      throw inputResult.reason
+    }
+    const engine = engineResult.value
+    try {
+      if (inputResult.status === 'rejected') throw inputResult.reason
+      const input = inputResult.value
+      const t1 = performance.now()
+      const result = await generateShadow(engine, input, { layer: values.layer !== undefined })
+      const t2 = performance.now()
+      // Encode everything first, write after: an encode failure leaves no file behind.
+      const files: { path: string; bytes: Uint8Array }[] = []
+      const encodes: Promise<void>[] = [
+        encodeImage(result.composite, { format, quality }).then((bytes) => void files.push({ path: outPath, bytes })),
+      ]
+      if (values.layer !== undefined && result.layer) {
+        const layerPath = values.layer
+        encodes.push(encodeImage(result.layer.image, { format: 'png' }).then((bytes) => void files.push({ path: layerPath, bytes })))
+      }
+      if (values.attention !== undefined) {
+        const dir = values.attention
+        encodes.push(
+          renderAttentionMaps(result.attention, input.image.width, input.image.height).then(async (maps: { occluders: RawImage; occluderShadows: RawImage }) => {
+            files.push({ path: join(dir, 'occluders.png'), bytes: await encodeImage(maps.occluders, { format: 'png' }) })
+            files.push({ path: join(dir, 'occluder-shadows.png'), bytes: await encodeImage(maps.occluderShadows, { format: 'png' }) })
+          }),
+        )
+      }
+      await Promise.all(encodes)
+      const t3 = performance.now()
+      for (const f of files) await writeFileAtomic(f.path, f.bytes)
+      const t4 = performance.now()
+
+      for (const w of result.warnings) console.error(`umbra shadow: warning: ${w}`)
+      console.log(`wrote ${outPath}`)
+      if (values.layer !== undefined && result.layer) {
+        const l = result.layer
+        console.log(`wrote ${values.layer} (shadow layer ${l.width}x${l.height} at x=${l.x} y=${l.y})`)
+      }
+      if (values.attention !== undefined) console.log(`wrote ${join(values.attention, 'occluders.png')} and occluder-shadows.png`)
+      if (values.verbose) {
+        const ms = (v: number) => `${v.toFixed(0)} ms`
+        const t = result.timings
+        console.log(`runtime: ${engine.runtime} (${engine.detail}); model ${engine.manifest.name}, ${engine.size} px`)
+        console.log(`object ${result.objectBox.width}x${result.objectBox.height} at ${result.objectBox.x},${result.objectBox.y}; window ${result.window.width}x${result.window.height} at ${result.window.x},${result.window.y}`)
+        console.log(
+          `timings: load+decode ${ms(t1 - t0)}, crop ${ms(t.crop)}, infer ${ms(t.infer)}, upsample ${ms(t.upsample)}, composite ${ms(t.composite)}, ` +
+            `encode ${ms(t3 - t2)}, write ${ms(t4 - t3)}, total in process ${ms(t4 - t0)} (since process start ${ms(performance.now())})`,
+        )
+      }
+      return 0
+    } finally {
+      await engine.dispose()
+    }
+  },
+}
+
+export default command

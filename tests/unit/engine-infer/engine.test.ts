@@ -1,0 +1,81 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import * as tf from '@tensorflow/tfjs'
+import { saveModelDir } from '../../../src/engine/model-dir'
+import { createShadowEngine } from '../../../src/engine/inference'
+import { UserError } from '../../../src/core/errors'
+import { buildTestShadowModel, testInput } from './test-models'
+
+let root: string
+let modelDir: string
+const size = 32
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length)
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
+  return m
+}
+
+describe('createShadowEngine', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu')
+    root = await fs.mkdtemp(join(tmpdir(), 'umbra-engine-'))
+    modelDir = join(root, 'model')
+    const model = buildTestShadowModel(size, 5, 7)
+    await saveModelDir(modelDir, model, { name: 'engine-test', inputSize: size, architectureVersion: 'test', architecture: { size } })
+    model.dispose()
+  })
+  afterAll(async () => {
+    await fs.rm(root, { recursive: true, force: true })
+  })
+
+  it('gives the same outputs on onnxruntime and on tfjs (cpu and wasm backends)', async () => {
+    const batch = testInput(size, 2, 11)
+    const onnx = await createShadowEngine({ modelDir, runtime: 'onnx', threads: 1 })
+    expect(onnx.runtime).toBe('onnx')
+    expect(onnx.backend).toBe('onnxruntime-cpu')
+    const viaOnnx = await onnx.infer(batch, 2)
+    await onnx.dispose()
+    expect(viaOnnx.attention.length).toBe(2 * size * size * 2)
+    expect(viaOnnx.darkening.length).toBe(2 * size * size * 3)
+
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const engine = await createShadowEngine({ modelDir, runtime: 'tfjs', tfBackend: backend })
+      expect(engine.runtime).toBe('tfjs')
+      expect(engine.backend).toBe(backend)
+      const viaTfjs = await engine.infer(batch, 2)
+      await engine.dispose()
+      expect(maxAbsDiff(viaOnnx.attention, viaTfjs.attention), backend).toBeLessThan(1e-5)
+      expect(maxAbsDiff(viaOnnx.darkening, viaTfjs.darkening), backend).toBeLessThan(1e-5)
+    }
+    await tf.setBackend('cpu')
+  })
+
+  it('auto picks onnxruntime here and leaves no tfjs tensors behind with the tfjs runtime', async () => {
+    const auto = await createShadowEngine({ modelDir })
+    expect(auto.runtime).toBe('onnx')
+    await auto.dispose()
+
+    const before = tf.memory().numTensors
+    const engine = await createShadowEngine({ modelDir, runtime: 'tfjs', tfBackend: 'cpu' })
+    expect(tf.memory().numTensors).toBeGreaterThan(before) // the weights
+    const afterLoad = tf.memory().numTensors
+    await engine.infer(testInput(size), 1)
+    await engine.infer(testInput(size, 3), 3)
+    expect(tf.memory().numTensors).toBe(afterLoad)
+    await engine.dispose()
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it('refuses a batch of the wrong size and a missing model folder', async () => {
+    const engine = await createShadowEngine({ modelDir, runtime: 'onnx', threads: 1 })
+    await expect(engine.infer(new Float32Array(10), 1)).rejects.toThrow(/expected 1x32x32x4/)
+    await engine.dispose()
+    const err = await createShadowEngine({ modelDir: join(root, 'missing') }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).code).toBe('MODEL_NOT_FOUND')
+  })
+})

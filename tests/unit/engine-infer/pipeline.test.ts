@@ -1,0 +1,155 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import * as tf from '@tensorflow/tfjs'
+import { saveModelDir } from '../../../src/engine/model-dir'
+import { createShadowEngine, type ShadowEngine } from '../../../src/engine/inference'
+import { generateShadow, contextWindow, maskBoundingBox, placeCutout, renderAttentionMaps } from '../../../src/engine/pipeline'
+import type { RawImage } from '../../../src/core/image'
+import { UserError } from '../../../src/core/errors'
+import { buildTestShadowModel } from './test-models'
+
+let root: string
+let engine: ShadowEngine
+
+function photo(width: number, height: number): RawImage {
+  const data = new Uint8Array(width * height * 3)
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3
+      data[i] = 40 + ((x * 7) % 200)
+      data[i + 1] = 60 + ((y * 5) % 180)
+      data[i + 2] = 200 - ((x + y) % 150)
+    }
+  }
+  return { width, height, channels: 3, data }
+}
+
+function discMask(width: number, height: number, cx: number, cy: number, r: number): RawImage {
+  const data = new Uint8Array(width * height)
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) data[y * width + x] = 1 + ((x + y) % 254)
+  return { width, height, channels: 1, data }
+}
+
+async function expectUserError(p: Promise<unknown>, code: string) {
+  const err = await p.then(() => null, (e: unknown) => e)
+  expect(err).toBeInstanceOf(UserError)
+  expect((err as UserError).code).toBe(code)
+}
+
+describe('generateShadow (photo resolution)', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu')
+    root = await fs.mkdtemp(join(tmpdir(), 'umbra-pipeline-'))
+    const model = buildTestShadowModel(32, 5, 3)
+    await saveModelDir(join(root, 'model'), model, { name: 'pipeline-test', inputSize: 32, architectureVersion: 'test', architecture: {} })
+    model.dispose()
+    engine = await createShadowEngine({ modelDir: join(root, 'model'), runtime: 'onnx', threads: 1 })
+  })
+  afterAll(async () => {
+    await engine?.dispose()
+    await fs.rm(root, { recursive: true, force: true })
+  })
+
+  it('darkens only inside the context window, never the object, and the layer reproduces the composite', async () => {
+    const image = photo(300, 200)
+    const original = new Uint8Array(image.data)
+    const mask = discMask(300, 200, 120, 90, 20)
+    const result = await generateShadow(engine, { image, mask })
+    expect(image.data).toEqual(original) // input untouched (not in place)
+    expect(result.objectBox).toEqual({ x: 100, y: 70, width: 41, height: 41 })
+    const win = result.window
+    // 2.75 x 41 = 113 px square, object centre 45% from the top.
+    expect(win.width).toBe(113)
+    expect(win.height).toBe(113)
+    expect(win.y).toBe(Math.round(90.5 - 0.45 * 113))
+    const out = result.composite.data
+    let changed = 0
+    let wrongOutside = 0
+    let brighter = 0
+    for (let y = 0; y < 200; y++) {
+      for (let x = 0; x < 300; x++) {
+        const p = y * 300 + x
+        const inside = x >= win.x && x < win.x + win.width && y >= win.y && y < win.y + win.height
+        for (let k = 0; k < 3; k++) {
+          const a = original[p * 3 + k]
+          const b = out[p * 3 + k]
+          if ((!inside || mask.data[p] !== 0) && b !== a) wrongOutside++
+          if (b > a) brighter++
+          if (b !== a) changed++
+        }
+      }
+    }
+    expect(wrongOutside).toBe(0) // byte-identical outside the window and on the object
+    expect(brighter).toBe(0)
+    expect(changed).toBeGreaterThan(1000) // the random test model darkens plenty
+
+    const layer = result.layer!
+    expect([layer.x, layer.y, layer.width, layer.height]).toEqual([win.x, win.y, win.width, win.height])
+    let worst = 0
+    for (let y = 0; y < layer.height; y++) {
+      for (let x = 0; x < layer.width; x++) {
+        const li = (y * layer.width + x) * 4
+        const a = layer.image.data[li + 3] / 255
+        const p = (y + layer.y) * 300 + (x + layer.x)
+        for (let k = 0; k < 3; k++) {
+          const c = layer.image.data[li + k] / 255
+          const applied = original[p * 3 + k] * (1 - a + a * c)
+          worst = Math.max(worst, Math.abs(applied - out[p * 3 + k]))
+        }
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(1.5)
+    expect(result.attention.occluders.length).toBe(32 * 32)
+    const maps = await renderAttentionMaps(result.attention, 300, 200)
+    expect(maps.occluders.data.length).toBe(300 * 200)
+    expect(maps.occluderShadows.data[0]).toBe(0) // outside the window
+  })
+
+  it('works with an object on the border (clamped window, warning) and with in-place output', async () => {
+    const image = photo(160, 90)
+    const mask = discMask(160, 90, 150, 80, 30)
+    const result = await generateShadow(engine, { image, mask }, { inPlace: true, layer: false })
+    expect(result.composite.data).toBe(image.data)
+    expect(result.layer).toBeNull()
+    expect(result.window.height).toBe(90)
+    expect(result.warnings.join(' ')).toMatch(/border/)
+    expect(result.warnings.join(' ')).toMatch(/less room/)
+    expect(result.attention.content.height).toBeLessThan(32) // letterboxed
+  })
+
+  it('refuses empty, full and wrong-sized masks with clear errors', async () => {
+    const image = photo(64, 48)
+    await expectUserError(generateShadow(engine, { image, mask: { width: 64, height: 48, channels: 1, data: new Uint8Array(64 * 48) } }), 'MASK_EMPTY')
+    await expectUserError(generateShadow(engine, { image, mask: { width: 64, height: 48, channels: 1, data: new Uint8Array(64 * 48).fill(255) } }), 'MASK_FULL')
+    await expectUserError(generateShadow(engine, { image, mask: discMask(65, 48, 10, 10, 3) }), 'MASK_SIZE')
+  })
+
+  it('places a cut-out by its alpha and derives the mask', async () => {
+    const bg = photo(100, 80)
+    const cut: RawImage = { width: 10, height: 10, channels: 4, data: new Uint8Array(400) }
+    for (let i = 0; i < 100; i++) cut.data.set([255, 0, 0, i < 50 ? 255 : 100], i * 4)
+    const { image, mask } = await placeCutout(bg, cut, { x: 95, y: 20 })
+    expect(maskBoundingBox(mask)).toEqual({ x: 95, y: 20, width: 5, height: 5 }) // clipped at the right edge; faint half is not object
+    const scaled = maskBoundingBox((await placeCutout(bg, cut, { x: 10, y: 20, scale: 2 })).mask)!
+    expect(scaled.width).toBe(20)
+    expect(Math.abs(scaled.height - 10)).toBeLessThanOrEqual(1) // resampling blurs the alpha step by a pixel
+    expect(Array.from(image.data.subarray((20 * 100 + 95) * 3, (20 * 100 + 95) * 3 + 3))).toEqual([255, 0, 0])
+    await expectUserError(placeCutout(bg, cut, { x: 200, y: 0 }), 'CUTOUT_OUTSIDE')
+  })
+
+  it('keeps the context window inside the photo and around the object', () => {
+    for (const [bx, by, bw, bh, W, H] of [[0, 0, 10, 10, 50, 50], [40, 40, 10, 10, 50, 50], [0, 0, 100, 20, 100, 30], [5, 3, 90, 24, 100, 30]]) {
+      const w = contextWindow({ x: bx, y: by, width: bw, height: bh }, W, H)
+      expect(w.x).toBeGreaterThanOrEqual(0)
+      expect(w.y).toBeGreaterThanOrEqual(0)
+      expect(w.x + w.width).toBeLessThanOrEqual(W)
+      expect(w.y + w.height).toBeLessThanOrEqual(H)
+      expect(w.x).toBeLessThanOrEqual(bx)
+      expect(w.y).toBeLessThanOrEqual(by)
+      expect(w.x + w.width).toBeGreaterThanOrEqual(bx + bw)
+      expect(w.y + w.height).toBeGreaterThanOrEqual(by + bh)
+    }
+  })
+})
