@@ -1,4 +1,5 @@
 import sharp from 'sharp'
+import type { Metadata, OutputInfo, Sharp } from 'sharp'
 import { promises as fs } from 'node:fs'
 import { UserError } from './errors'
 import { writeFileAtomic } from './atomic'
@@ -36,10 +37,10 @@ function label(input: string | Uint8Array): string {
 }
 
 /** A sharp pipeline for an input, with EXIF orientation applied and the pixel limit enforced. */
-export async function openImage(input: string | Uint8Array): Promise<sharp.Sharp> {
+export async function openImage(input: string | Uint8Array): Promise<Sharp> {
   const buf = await readInput(input)
   if (buf.length === 0) throw new UserError('EMPTY_FILE', `${label(input)} is empty (0 bytes)`)
-  let meta: sharp.Metadata
+  let meta: Metadata
   try {
     meta = await sharp(buf, { limitInputPixels: MAX_INPUT_PIXELS }).metadata()
   } catch (err) {
@@ -54,7 +55,65 @@ export async function openImage(input: string | Uint8Array): Promise<sharp.Sharp
   return sharp(buf, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' }).rotate()
 }
 
-async function toRaw(pipeline: sharp.Sharp, input: string | Uint8Array): Promise<{ data: Buffer; info: sharp.OutputInfo }> {
+export interface ImageInfo {
+  format: ImageFormat
+  /** Size after EXIF orientation. */
+  width: number
+  height: number
+  hasAlpha: boolean
+}
+
+/**
+ * Reads the header of an image: format, size after EXIF orientation, alpha. Cheap (no full
+ * decode); use `makePreview` or a decode to find damage in the pixel data.
+ */
+export async function probeImage(input: string | Uint8Array): Promise<ImageInfo> {
+  const buf = await readInput(input)
+  if (buf.length === 0) throw new UserError('EMPTY_FILE', `${label(input)} is empty (0 bytes)`)
+  let meta: Metadata
+  try {
+    meta = await sharp(buf, { limitInputPixels: MAX_INPUT_PIXELS }).metadata()
+  } catch (err) {
+    throw new UserError('NOT_AN_IMAGE', `${label(input)} is not a readable image (${(err as Error).message})`)
+  }
+  if (!meta.format || !['jpeg', 'png', 'webp'].includes(meta.format)) {
+    throw new UserError('UNSUPPORTED_FORMAT', `${label(input)} is ${meta.format ?? 'an unknown format'}; Umbra opens JPEG, PNG and WebP`)
+  }
+  const w = meta.width ?? 0
+  const h = meta.height ?? 0
+  if (w <= 0 || h <= 0) throw new UserError('NOT_AN_IMAGE', `${label(input)} has no pixels`)
+  if (w * h > MAX_INPUT_PIXELS) {
+    throw new UserError('TOO_LARGE', `${label(input)} has ${w}x${h} pixels, more than the ${MAX_INPUT_PIXELS / 1e6} MP limit`)
+  }
+  const swap = (meta.orientation ?? 1) >= 5
+  return { format: meta.format as ImageFormat, width: swap ? h : w, height: swap ? w : h, hasAlpha: !!meta.hasAlpha }
+}
+
+export interface EncodedPreview {
+  width: number
+  height: number
+  mime: 'image/jpeg' | 'image/png' | 'image/webp'
+  bytes: Buffer
+}
+
+/**
+ * A downscaled copy for the screen (longest side at most `maxSide`), EXIF orientation applied.
+ * Decodes the whole image, so a damaged or truncated file fails here with a clear message.
+ * JPEG for opaque images (fast), PNG for images with alpha (exact edges).
+ */
+export async function makePreview(input: string | Uint8Array, maxSide: number, withAlpha: boolean): Promise<EncodedPreview> {
+  const pipeline = (await openImage(input)).resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
+  try {
+    const out = withAlpha
+      ? await pipeline.ensureAlpha().png({ compressionLevel: 3 }).toBuffer({ resolveWithObject: true })
+      : await pipeline.removeAlpha().jpeg({ quality: 88 }).toBuffer({ resolveWithObject: true })
+    return { width: out.info.width, height: out.info.height, mime: withAlpha ? 'image/png' : 'image/jpeg', bytes: out.data }
+  } catch (err) {
+    throw new UserError('CORRUPT_IMAGE', `${label(input)} is damaged or truncated (${(err as Error).message})`)
+  }
+}
+
+async function toRaw(pipeline: Sharp, input: string | Uint8Array): Promise<{ data: Buffer; info: OutputInfo }> {
   try {
     return await pipeline.raw().toBuffer({ resolveWithObject: true })
   } catch (err) {

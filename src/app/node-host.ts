@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { AssetStore } from '../core/assets'
+import { JsonFileBackend, SettingsService, defaultSettingsPath, type SettingsStore } from '../core/settings'
+import type { AppContext } from './context'
+
+/** The repository root (this file is src/app/node-host.ts). */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+export function appVersion(root = REPO_ROOT): string {
+  try {
+    return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
+  } catch {
+    return '0.0.0'
+  }
+}
+
+/** The context for hosts without Electron (the web bridge, tests): settings in a JSON file. */
+export function createNodeContext(opts: { settingsPath?: string; settings?: SettingsStore; samplesDir?: string } = {}): AppContext {
+  return {
+    appVersion: appVersion(),
+    transport: 'web',
+    capabilities: { nativeDialogs: false, openByPath: true },
+    assets: new AssetStore(),
+    settings: opts.settings ?? new SettingsService(new JsonFileBackend(opts.settingsPath ?? defaultSettingsPath())),
+    samplesDir: opts.samplesDir ?? join(REPO_ROOT, 'resources', 'samples'),
+  }
+}
