@@ -1,0 +1,148 @@
+import type { Command } from '../command'
+import { floatOption, intOption, parseCommandArgs, requireOption } from '../args'
+import { ProgressBar, formatDuration } from '../progress'
+import { UserError } from '../../core/errors'
+
+const usage = `usage: umbra train --data DIR --out RUN_DIR [options]
+
+Trains the shadow model (GAN) on a folder of pairs (the pair format; a folder still being written
+is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 are never used.
+
+  --data DIR        pair folder (one sub-folder per sample)
+  --out RUN_DIR     run folder: checkpoint/, model/ (latest model folder), best/, loss-log.jsonl,
+                    loss.png, previews/
+  --steps N         total steps to reach (default 20000); a resumed run continues up to N
+  --batch B         images per step (default 4)
+  --resume          continue the run in RUN_DIR from its last checkpoint (after a crash or kill)
+  --size S          model resolution for a new run (default 128; multiple of 16)
+  --width W         scale the default channel widths by W (default 1)
+  --lr X            generator learning rate (default 2e-4); --lr-d X discriminator (default 1e-5)
+  --gan-start N     steps of supervised training before the discriminator joins (default 500)
+  --checkpoint-minutes M   checkpoint interval (default 5)
+  --model-minutes M        interval for writing RUN_DIR/model (tfjs + ONNX; default 15)
+  --seed N          random seed of a new run (default 1)
+  --backend NAME    force a tfjs backend: tensorflow-gpu, tensorflow, wasm, cpu
+
+Ctrl-C (or SIGTERM) writes a checkpoint and stops; run again with --resume to continue.`
+
+const command: Command = {
+  name: 'train',
+  summary: 'train the shadow model on pairs',
+  usage,
+  async run(argv) {
+    const { values } = parseCommandArgs(
+      argv,
+      {
+        data: { type: 'string' },
+        out: { type: 'string' },
+        steps: { type: 'string' },
+        batch: { type: 'string' },
+        resume: { type: 'boolean' },
+        size: { type: 'string' },
+        width: { type: 'string' },
+        lr: { type: 'string' },
+        'lr-d': { type: 'string' },
+        'gan-start': { type: 'string' },
+        'checkpoint-minutes': { type: 'string' },
+        'model-minutes': { type: 'string' },
+        seed: { type: 'string' },
+        backend: { type: 'string' },
+      },
+      usage,
+    )
+    const dataDir = requireOption(values.data, 'data', usage)
+    const outDir = requireOption(values.out, 'out', usage)
+    const steps = intOption(values.steps, 'steps', 20000, 1)
+    const batch = intOption(values.batch, 'batch', 4, 1, 64)
+    const size = intOption(values.size, 'size', 128, 16, 512)
+    if (size % 16 !== 0) throw new UserError('BAD_ARGS', `--size must be a multiple of 16 (the U-Nets have 5 levels), got ${size}`)
+    const width = floatOption(values.width, 'width', 1, 0.25, 4)
+    const lrG = floatOption(values.lr, 'lr', 2e-4, 1e-7, 1e-1)
+    const lrD = floatOption(values['lr-d'], 'lr-d', 1e-5, 0, 1e-1)
+    const ganStart = intOption(values['gan-start'], 'gan-start', 500, 0)
+    const ckptMinutes = floatOption(values['checkpoint-minutes'], 'checkpoint-minutes', 5, 0.05, 600)
+    const modelMinutes = floatOption(values['model-minutes'], 'model-minutes', 15, 0.05, 6000)
+    const seed = intOption(values.seed, 'seed', 1, 0, 2 ** 32 - 1)
+    const backendName = values.backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | undefined
+    if (backendName && !['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(backendName)) {
+      throw new UserError('BAD_ARGS', `--backend must be tensorflow-gpu, tensorflow, wasm or cpu, got '${backendName}'`)
+    }
+
+    // Heavy modules only once the arguments are known to be good.
+    const { initTfBackend } = await import('../../engine/backend')
+    const { runTraining, DEFAULT_TRAIN_OPTIONS } = await import('../../engine/train/loop')
+    const { DEFAULT_MODEL_CONFIG } = await import('../../engine/model/architecture')
+    const backend = await initTfBackend(backendName)
+    console.error(`umbra train: backend ${backend.backend}: ${backend.detail}`)
+
+    const scale = (ws: number[]) => ws.map((w) => Math.max(2, Math.round(w * width)))
+    const modelConfig = {
+      ...DEFAULT_MODEL_CONFIG,
+      size,
+      attentionWidths: scale(DEFAULT_MODEL_CONFIG.attentionWidths),
+      shadowWidths: scale(DEFAULT_MODEL_CONFIG.shadowWidths),
+      refineWidth: Math.max(2, Math.round(DEFAULT_MODEL_CONFIG.refineWidth * width)),
+    }
+
+    const controller = new AbortController()
+    let interrupts = 0
+    const onSignal = (sig: string) => {
+      interrupts++
+      if (interrupts > 1) process.exit(130)
+      console.error(`\numbra train: ${sig}: writing a checkpoint, then stopping (again to quit at once)`)
+      controller.abort()
+    }
+    const onInt = () => onSignal('SIGINT')
+    const onTerm = () => onSignal('SIGTERM')
+    process.on('SIGINT', onInt)
+    process.on('SIGTERM', onTerm)
+
+    let bar: ProgressBar | null = null
+    try {
+      const result = await runTraining({
+        ...DEFAULT_TRAIN_OPTIONS,
+        dataDir,
+        outDir,
+        steps,
+        batch,
+        lrG,
+        lrD,
+        modelConfig,
+        resume: values.resume ?? false,
+        seed,
+        ganStartStep: ganStart,
+        checkpointEverySeconds: ckptMinutes * 60,
+        modelEverySeconds: modelMinutes * 60,
+        backend: backend.backend,
+        signal: controller.signal,
+        log: (line) => {
+          if (bar && process.stderr.isTTY) process.stderr.write('\n')
+          console.error(`umbra train: ${line}`)
+        },
+        onProgress: (p) => {
+          if (p.event !== 'step') return
+          if (!bar) bar = new ProgressBar(p.totalSteps - p.startStep, 'train', 'steps')
+          const l = p.losses
+          bar.update(
+            p.step - p.startStep,
+            `step ${p.step}/${p.totalSteps} ${(p.msPerStep / 1000).toFixed(2)}s/step loss ${l.total.toFixed(3)} (dark ${l.darkening.toFixed(4)} att ${l.attention.toFixed(3)} img ${l.image.toFixed(4)} grad ${l.gradient.toFixed(4)} adv ${l.adversarial.toFixed(3)} D ${l.discriminator.toFixed(3)})`,
+          )
+        },
+      })
+      const summary = [
+        `${result.aborted ? 'stopped' : 'finished'} at step ${result.step} (${result.step - result.startStep} steps this session${result.resumed ? `, resumed from ${result.startStep}` : ''})`,
+        `${(result.msPerStep / 1000).toFixed(2)} s/step, batch ${batch}, ${result.gflopPerImage.toFixed(3)} GFLOP per image forward`,
+        `${result.trainCount} training pairs; total wall time ${formatDuration(result.wallTimeSeconds)}`,
+        result.bestVal ? `best validation: darkening L1 ${result.bestVal.darkeningL1.toFixed(4)}, local RMSE ${result.bestVal.localRmse.toFixed(2)}` : '',
+        `run folder ${outDir} (checkpoint/, model/, loss.png, previews/)`,
+      ].filter(Boolean)
+      console.log(summary.join('\n'))
+      return result.aborted ? 130 : 0
+    } finally {
+      process.off('SIGINT', onInt)
+      process.off('SIGTERM', onTerm)
+    }
+  },
+}
+
+export default command

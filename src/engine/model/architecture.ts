@@ -1,0 +1,150 @@
+import * as tf from '@tensorflow/tfjs'
+
+/**
+ * The generator: an ARShadowGAN-like pair of U-Nets in one tfjs LayersModel (functional API).
+ *
+ *   input [N,S,S,4] = RGB in [0,1] (shadow-free crop) + inserted-object mask {0,1}
+ *   attention U-Net (4 -> 2): occluder mask and occluder-shadow mask, sigmoid      -> output 'attention'
+ *   shadow U-Net (6 -> 3) on concat(input, attention) -> coarse darkening logits
+ *   refinement block on concat(coarse logits, input, attention), residual on the logits,
+ *   sigmoid -> per-channel shadow density d in [0,1]                               -> output 'darkening'
+ *
+ * The composite is rgb * (1 - d): a multiplicative shadow layer (see docs/model.md for why).
+ * Only the layer classes listed in the engine contract are used, so the ONNX exporter covers them:
+ * Conv2D ('same', stride 1/2, relu/sigmoid/linear), UpSampling2D (nearest, 2), Concatenate, Add, Activation.
+ */
+export const ARCHITECTURE_VERSION = 'umbra-shadow-unet2-v1'
+
+export interface ShadowModelConfig {
+  /** Model resolution S (square); must be a multiple of 2^(levels-1). */
+  size: number
+  /** Channels per level of the attention U-Net (its length = number of levels). */
+  attentionWidths: number[]
+  /** Channels per level of the shadow-generation U-Net. */
+  shadowWidths: number[]
+  /** Channels of the refinement block's convolutions. */
+  refineWidth: number
+  /** Initial bias of the darkening logits: negative so an untrained model starts by adding almost no shadow. */
+  darkeningBiasInit?: number
+}
+
+/**
+ * The default chosen by measurement (docs/model.md): 128 px model resolution, 5 levels (bottom 8x8, so
+ * the receptive field covers the whole crop and long shadows), narrow widths so training on this 2-core
+ * CPU makes real progress in hours.
+ */
+export const DEFAULT_MODEL_CONFIG: ShadowModelConfig = {
+  size: 128,
+  attentionWidths: [8, 16, 24, 32, 48],
+  shadowWidths: [12, 20, 32, 48, 64],
+  refineWidth: 12,
+  darkeningBiasInit: -4,
+}
+
+/** A tiny configuration for tests (32 px, 3 levels). */
+export const TINY_MODEL_CONFIG: ShadowModelConfig = {
+  size: 32,
+  attentionWidths: [4, 6, 8],
+  shadowWidths: [4, 6, 8],
+  refineWidth: 4,
+  darkeningBiasInit: -3,
+}
+
+export function validateModelConfig(config: ShadowModelConfig): void {
+  const levels = Math.max(config.attentionWidths.length, config.shadowWidths.length)
+  if (!Number.isInteger(config.size) || config.size < 8) throw new Error(`model size must be an integer >= 8, got ${config.size}`)
+  if (config.size % 2 ** (levels - 1) !== 0) {
+    throw new Error(`model size ${config.size} must be a multiple of ${2 ** (levels - 1)} for a ${levels}-level U-Net`)
+  }
+  for (const w of [...config.attentionWidths, ...config.shadowWidths, config.refineWidth]) {
+    if (!Number.isInteger(w) || w < 1) throw new Error(`channel widths must be positive integers, got ${w}`)
+  }
+  if (config.attentionWidths.length < 2 || config.shadowWidths.length < 2) throw new Error('each U-Net needs at least 2 levels')
+}
+
+function conv(name: string, filters: number, opts: { kernel?: number; stride?: number; activation?: 'relu' | 'sigmoid' | 'linear'; biasInit?: number } = {}) {
+  return tf.layers.conv2d({
+    name,
+    filters,
+    kernelSize: opts.kernel ?? 3,
+    strides: opts.stride ?? 1,
+    padding: 'same',
+    activation: opts.activation ?? 'relu',
+    useBias: true,
+    kernelInitializer: 'heNormal',
+    biasInitializer: opts.biasInit !== undefined ? tf.initializers.constant({ value: opts.biasInit }) : 'zeros',
+  })
+}
+
+/**
+ * A U-Net: per level two 3x3 convolutions (the first with stride 2 below level 0); the decoder
+ * upsamples (nearest), concatenates the skip and applies one 3x3 convolution. Returns the
+ * level-0 decoder features.
+ */
+function unet(prefix: string, input: tf.SymbolicTensor, widths: number[]): tf.SymbolicTensor {
+  const skips: tf.SymbolicTensor[] = []
+  let x = input
+  widths.forEach((w, level) => {
+    x = conv(`${prefix}_enc${level}a`, w, { stride: level === 0 ? 1 : 2 }).apply(x) as tf.SymbolicTensor
+    x = conv(`${prefix}_enc${level}b`, w).apply(x) as tf.SymbolicTensor
+    skips.push(x)
+  })
+  for (let level = widths.length - 2; level >= 0; level--) {
+    const up = tf.layers.upSampling2d({ name: `${prefix}_up${level}`, size: [2, 2], interpolation: 'nearest' }).apply(x) as tf.SymbolicTensor
+    const cat = tf.layers.concatenate({ name: `${prefix}_cat${level}`, axis: -1 }).apply([up, skips[level]]) as tf.SymbolicTensor
+    x = conv(`${prefix}_dec${level}`, widths[level]).apply(cat) as tf.SymbolicTensor
+  }
+  return x
+}
+
+/** Builds the generator (attention block + shadow block + refinement) with fresh weights. */
+export function buildShadowModel(config: ShadowModelConfig = DEFAULT_MODEL_CONFIG): tf.LayersModel {
+  validateModelConfig(config)
+  const s = config.size
+  const input = tf.input({ name: 'input', shape: [s, s, 4] })
+
+  const attFeatures = unet('att', input, config.attentionWidths)
+  const attention = conv('attention', 2, { kernel: 1, activation: 'sigmoid' }).apply(attFeatures) as tf.SymbolicTensor
+
+  const shadowIn = tf.layers.concatenate({ name: 'shadow_in', axis: -1 }).apply([input, attention]) as tf.SymbolicTensor
+  const shadowFeatures = unet('sh', shadowIn, config.shadowWidths)
+  const bias = config.darkeningBiasInit ?? -4
+  const coarse = conv('sh_coarse', 3, { kernel: 1, activation: 'linear', biasInit: bias }).apply(shadowFeatures) as tf.SymbolicTensor
+
+  // Refinement: full-resolution convolutions that see the coarse shadow beside the photo, mask and
+  // attention maps, and correct it (residual on the logits, so it starts close to the coarse output).
+  const refineIn = tf.layers.concatenate({ name: 'refine_in', axis: -1 }).apply([coarse, shadowIn]) as tf.SymbolicTensor
+  let r = conv('refine_a', config.refineWidth).apply(refineIn) as tf.SymbolicTensor
+  r = conv('refine_b', config.refineWidth).apply(r) as tf.SymbolicTensor
+  const delta = conv('refine_out', 3, { activation: 'linear' }).apply(r) as tf.SymbolicTensor
+  const logits = tf.layers.add({ name: 'darkening_logits' }).apply([coarse, delta]) as tf.SymbolicTensor
+  const darkening = tf.layers.activation({ name: 'darkening', activation: 'sigmoid' }).apply(logits) as tf.SymbolicTensor
+
+  return tf.model({ name: 'umbra_shadow_generator', inputs: input, outputs: [attention, darkening] })
+}
+
+/** Forward multiply-adds x2 per sample, from the layer shapes (convolutions dominate; the rest is counted roughly). */
+export function modelGflops(model: tf.LayersModel): number {
+  let flops = 0
+  for (const layer of model.layers) {
+    const cls = layer.getClassName()
+    const out = layer.outputShape as number[]
+    const outElems = out.slice(1).reduce((a, b) => a * (b ?? 1), 1)
+    if (cls === 'Conv2D') {
+      const kernel = (layer.getWeights()[0] as tf.Tensor).shape
+      const [kh, kw, cin] = kernel
+      flops += 2 * kh * kw * cin * outElems
+    } else if (cls === 'Conv2DTranspose') {
+      const kernel = (layer.getWeights()[0] as tf.Tensor).shape
+      const [kh, kw, , cin] = kernel
+      flops += (2 * kh * kw * cin * outElems) / 4
+    } else if (cls !== 'InputLayer') {
+      flops += outElems
+    }
+  }
+  return flops / 1e9
+}
+
+export function countParams(model: tf.LayersModel): number {
+  return model.countParams()
+}

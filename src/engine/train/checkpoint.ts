@@ -1,0 +1,214 @@
+import * as tf from '@tensorflow/tfjs'
+import { promises as fs } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { basename, join } from 'node:path'
+import { writeDirAtomic } from '../../core/atomic'
+import { UserError } from '../../core/errors'
+
+/** A tensor with a name (the element type of tf.io.encodeWeights' list and Optimizer.getWeights). */
+export interface NamedTensor {
+  name: string
+  tensor: tf.Tensor
+}
+
+
+/**
+ * Training checkpoints: everything needed to continue a run exactly where it stopped (generator,
+ * discriminator, both optimizers' moments, step, RNG state, configuration), in a folder written
+ * atomically (temp folder + rename). state.json carries the sha256 and byte size of every weight
+ * file, and loading verifies them, so a damaged checkpoint is refused instead of silently loaded.
+ *
+ * Weights are stored positionally (the order of model.weights / the optimizer's weight list),
+ * because tfjs renames variables when a model is built twice in one process.
+ */
+export const CHECKPOINT_FORMAT = 'umbra-train-checkpoint'
+export const CHECKPOINT_VERSION = 1
+export const CHECKPOINT_DIR = 'checkpoint'
+const STATE_FILE = 'state.json'
+
+export interface CheckpointPayload<Meta> {
+  step: number
+  meta: Meta
+  /** Named groups of tensors, e.g. generator, discriminator, optG, optD. */
+  groups: Record<string, NamedTensor[]>
+}
+
+interface StoredGroup {
+  file: string
+  sha256: string
+  bytes: number
+  specs: tf.io.WeightsManifestEntry[]
+}
+
+interface StoredState<Meta> {
+  format: typeof CHECKPOINT_FORMAT
+  version: number
+  step: number
+  savedAt: string
+  meta: Meta
+  groups: Record<string, StoredGroup>
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+function concatBuffers(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
+  const parts = Array.isArray(data) ? data : [data]
+  const total = parts.reduce((n, p) => n + p.byteLength, 0)
+  const out = new Uint8Array(total)
+  let o = 0
+  for (const p of parts) {
+    out.set(new Uint8Array(p), o)
+    o += p.byteLength
+  }
+  return out
+}
+
+async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
+  const handle = await fs.open(path, 'w')
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Writes runDir/checkpoint atomically (the previous checkpoint stays intact until the new one is complete). */
+export async function saveCheckpoint<Meta>(runDir: string, payload: CheckpointPayload<Meta>): Promise<void> {
+  const encoded: Record<string, { data: Uint8Array; specs: tf.io.WeightsManifestEntry[] }> = {}
+  for (const [name, tensors] of Object.entries(payload.groups)) {
+    const { data, specs } = await tf.io.encodeWeights(tensors)
+    encoded[name] = { data: concatBuffers(data), specs }
+  }
+  const groups: Record<string, StoredGroup> = {}
+  for (const [name, { data, specs }] of Object.entries(encoded)) {
+    groups[name] = { file: `${name}.bin`, sha256: sha256(data), bytes: data.byteLength, specs }
+  }
+  const state: StoredState<Meta> = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    step: payload.step,
+    savedAt: new Date().toISOString(),
+    meta: payload.meta,
+    groups,
+  }
+  await writeDirAtomic(join(runDir, CHECKPOINT_DIR), async (tmp) => {
+    for (const [name, { data }] of Object.entries(encoded)) await writeSynced(join(tmp, groups[name].file), data)
+    // state.json last: a folder without it is never a checkpoint.
+    await writeSynced(join(tmp, STATE_FILE), JSON.stringify(state, null, 1))
+  })
+}
+
+export interface LoadedCheckpoint<Meta> {
+  step: number
+  meta: Meta
+  savedAt: string
+  /** Decoded tensors per group, in stored order (the caller disposes them). */
+  groups: Record<string, tf.Tensor[]>
+  path: string
+}
+
+/** Reads and verifies one checkpoint folder; throws UserError('CHECKPOINT_CORRUPT') on any damage. */
+export async function readCheckpointDir<Meta>(dir: string): Promise<LoadedCheckpoint<Meta>> {
+  const corrupt = (why: string) => new UserError('CHECKPOINT_CORRUPT', `checkpoint ${dir} is damaged: ${why}; it was not loaded`)
+  let state: StoredState<Meta>
+  try {
+    state = JSON.parse(await fs.readFile(join(dir, STATE_FILE), 'utf8')) as StoredState<Meta>
+  } catch (err) {
+    throw corrupt(`${STATE_FILE} is ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable'}`)
+  }
+  if (state?.format !== CHECKPOINT_FORMAT || typeof state.step !== 'number' || typeof state.groups !== 'object' || state.groups === null) {
+    throw corrupt(`${STATE_FILE} is not an Umbra training checkpoint`)
+  }
+  if (state.version !== CHECKPOINT_VERSION) throw corrupt(`unsupported checkpoint version ${state.version}`)
+  const groups: Record<string, tf.Tensor[]> = {}
+  try {
+    for (const [name, g] of Object.entries(state.groups)) {
+      let data: Buffer
+      try {
+        data = await fs.readFile(join(dir, basename(g.file)))
+      } catch {
+        throw corrupt(`${g.file} is missing`)
+      }
+      if (data.byteLength !== g.bytes) throw corrupt(`${g.file} has ${data.byteLength} bytes, expected ${g.bytes}`)
+      if (sha256(data) !== g.sha256) throw corrupt(`${g.file} fails its sha256 check`)
+      const ab = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer
+      const decoded = tf.io.decodeWeights(ab, g.specs)
+      groups[name] = g.specs.map((s) => decoded[s.name])
+    }
+  } catch (err) {
+    for (const ts of Object.values(groups)) tf.dispose(ts)
+    throw err
+  }
+  return { step: state.step, meta: state.meta, savedAt: state.savedAt, groups, path: dir }
+}
+
+/**
+ * Loads the run's checkpoint, or null when the run has none. If a crash happened in the middle of
+ * replacing it (the old one moved aside, the new one not yet renamed), the complete one left
+ * beside it is used.
+ */
+export async function loadCheckpoint<Meta>(runDir: string): Promise<LoadedCheckpoint<Meta> | null> {
+  const main = join(runDir, CHECKPOINT_DIR)
+  if (await exists(main)) return readCheckpointDir<Meta>(main)
+  // writeDirAtomic's leftovers: .checkpoint.<pid>.<rand>.tmp (new, maybe incomplete) and ...tmp.old (previous, complete)
+  let names: string[] = []
+  try {
+    names = await fs.readdir(runDir)
+  } catch {
+    return null
+  }
+  const leftovers = names.filter((n) => n.startsWith(`.${CHECKPOINT_DIR}.`))
+  const candidates: { path: string; mtime: number }[] = []
+  for (const n of leftovers) {
+    const p = join(runDir, n)
+    const st = await fs.stat(p).catch(() => null)
+    if (st?.isDirectory()) candidates.push({ path: p, mtime: st.mtimeMs })
+  }
+  candidates.sort((a, b) => b.mtime - a.mtime)
+  for (const c of candidates) {
+    try {
+      const loaded = await readCheckpointDir<Meta>(c.path)
+      await fs.rename(c.path, main) // put it back under its name
+      return { ...loaded, path: main }
+    } catch {
+      // incomplete or damaged leftover: try the next one
+    }
+  }
+  return null
+}
+
+export async function hasCheckpoint(runDir: string): Promise<boolean> {
+  return exists(join(runDir, CHECKPOINT_DIR))
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.stat(p)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Named weights of a LayersModel in their stored order. */
+export function modelWeightsNamed(model: tf.LayersModel): NamedTensor[] {
+  return model.weights.map((w, i) => ({ name: `${i}:${w.originalName}`, tensor: w.read() }))
+}
+
+/** Sets a model's weights from a positional list, checking count and shapes first. */
+export function setModelWeightsChecked(model: tf.LayersModel, tensors: tf.Tensor[], what: string): void {
+  const weights = model.weights
+  if (tensors.length !== weights.length) {
+    throw new UserError('CHECKPOINT_MISMATCH', `the checkpoint's ${what} has ${tensors.length} weight tensors, the model ${weights.length}`)
+  }
+  weights.forEach((w, i) => {
+    if (w.shape.join(',') !== tensors[i].shape.join(',')) {
+      throw new UserError('CHECKPOINT_MISMATCH', `the checkpoint's ${what} weight ${i} (${w.originalName}) has shape [${tensors[i].shape}] but the model expects [${w.shape}]`)
+    }
+  })
+  model.setWeights(tensors)
+}
+

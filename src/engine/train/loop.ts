@@ -1,0 +1,544 @@
+import * as tf from '@tensorflow/tfjs'
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import { UserError } from '../../core/errors'
+import { writeFileAtomic } from '../../core/atomic'
+import { ARCHITECTURE_VERSION, buildShadowModel, DEFAULT_MODEL_CONFIG, modelGflops, type ShadowModelConfig } from '../model/architecture'
+import { buildDiscriminator, defaultDiscriminatorConfig, type DiscriminatorConfig } from '../model/discriminator'
+import { saveModelDir } from '../model-dir'
+import { DEFAULT_AUGMENT, PairDataset, type AugmentOptions, type TrainExample } from './data'
+import { DEFAULT_LOSS_WEIGHTS, composite, darkeningTarget, discriminatorInput, discriminatorLoss, generatorLoss, shadowBalanceWeights, type BatchTensors, type LossWeights } from './losses'
+import { loadCheckpoint, hasCheckpoint, modelWeightsNamed, saveCheckpoint, setModelWeightsChecked } from './checkpoint'
+import { TrainRng } from './rng'
+import { renderLossPlot, renderSheet, smooth, type Tile } from './plot'
+
+/**
+ * The GAN training loop used by `umbra train` (and reusable by fine-tuning): generator step on
+ * the balanced darkening / image / attention / gradient losses plus a small adversarial term,
+ * then a discriminator step. Checkpoints (atomic, verified) every few minutes and on abort;
+ * `resume` continues from the last one after a crash or kill -9. The pair folder is rescanned now
+ * and then so samples written while training runs join in.
+ *
+ * Run folder (outDir):
+ *   checkpoint/        TRAIN's resumable state (checkpoint.ts)
+ *   model/             the latest generator as a model folder (saveModelDir: tfjs + ONNX + manifest)
+ *   best/              the generator with the best validation loss so far (same format)
+ *   loss-log.jsonl     one line per step (and per validation)
+ *   loss.png           loss plot;  previews/latest.png + previews/step-NNNNNN.png  sample sheets
+ */
+export interface TrainOptions {
+  dataDir: string
+  outDir: string
+  /** Total step count to reach (a resumed run continues up to it). */
+  steps: number
+  batch: number
+  lrG: number
+  lrD: number
+  modelConfig: ShadowModelConfig
+  resume: boolean
+  seed: number
+  lossWeights: LossWeights
+  augment: AugmentOptions
+  /** Steps of plain supervised training before the discriminator joins in. */
+  ganStartStep: number
+  checkpointEverySeconds: number
+  /** Also checkpoint every N steps (0 = time only). */
+  checkpointEverySteps: number
+  /** Save the model folder (tfjs + ONNX) at most this often (and at the end). */
+  modelEverySeconds: number
+  rescanEverySeconds: number
+  /** Validation samples evaluated at each checkpoint (0 = none). */
+  valSamples: number
+  /** Backend name recorded in the manifest. */
+  backend: string
+  /** Start from these generator weights instead of fresh ones (fine-tuning); must match modelConfig. */
+  initialGenerator?: tf.LayersModel
+  modelName?: string
+  baseModel?: string | null
+  /** Write model/ and best/ folders through saveModelDir (off in tests that only check checkpoints). */
+  saveModels: boolean
+  signal?: AbortSignal
+  onProgress?: (p: TrainProgress) => void
+  log?: (line: string) => void
+}
+
+export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'dataDir' | 'outDir' | 'backend'> = {
+  steps: 20000,
+  batch: 4,
+  lrG: 2e-4,
+  lrD: 1e-5,
+  modelConfig: DEFAULT_MODEL_CONFIG,
+  resume: false,
+  seed: 1,
+  lossWeights: DEFAULT_LOSS_WEIGHTS,
+  augment: DEFAULT_AUGMENT,
+  ganStartStep: 500,
+  checkpointEverySeconds: 300,
+  checkpointEverySteps: 0,
+  modelEverySeconds: 900,
+  rescanEverySeconds: 300,
+  valSamples: 32,
+  saveModels: true,
+}
+
+export interface StepLosses {
+  total: number
+  darkening: number
+  image: number
+  attention: number
+  gradient: number
+  adversarial: number
+  discriminator: number
+}
+
+export interface TrainProgress {
+  step: number
+  startStep: number
+  totalSteps: number
+  losses: StepLosses
+  msPerStep: number
+  trainCount: number
+  event: 'step' | 'checkpoint' | 'validation'
+  val?: ValidationResult
+}
+
+export interface ValidationResult {
+  /** Weighted darkening L1 (the main training term) on the validation samples. */
+  darkeningL1: number
+  /** RMSE (0-255) of the composite inside the object-shadow mask, at model resolution. */
+  localRmse: number
+  /** RMSE (0-255) of the composite over the whole crop, at model resolution. */
+  globalRmse: number
+  count: number
+}
+
+export interface TrainResult {
+  step: number
+  startStep: number
+  resumed: boolean
+  wallTimeSeconds: number
+  msPerStep: number
+  trainCount: number
+  gflopPerImage: number
+  lastLosses: StepLosses | null
+  bestVal: ValidationResult | null
+  aborted: boolean
+}
+
+interface RunMeta {
+  modelConfig: ShadowModelConfig
+  discConfig: DiscriminatorConfig
+  rngState: number
+  wallTimeSeconds: number
+  lrG: number
+  lrD: number
+  batch: number
+  bestValLoss: number | null
+  trainCount: number
+  modelName: string
+  baseModel: string | null
+  architectureVersion: string
+}
+
+const LOG_FILE = 'loss-log.jsonl'
+
+export function stackBatch(examples: TrainExample[], s: number): BatchTensors {
+  const b = examples.length
+  const cat = (key: keyof TrainExample, ch: number) => {
+    const out = new Float32Array(b * s * s * ch)
+    examples.forEach((e, i) => out.set(e[key], i * s * s * ch))
+    return tf.tensor4d(out, [b, s, s, ch])
+  }
+  return {
+    input: cat('input', 4),
+    noShadow: cat('noShadow', 3),
+    shadow: cat('shadow', 3),
+    attention: cat('attention', 2),
+    objectShadow: cat('objectShadow', 1),
+    object: cat('object', 1),
+  }
+}
+
+function disposeBatch(b: BatchTensors): void {
+  tf.dispose([b.input, b.noShadow, b.shadow, b.attention, b.objectShadow, b.object])
+}
+
+export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
+  const log = opts.log ?? (() => {})
+  await fs.mkdir(opts.outDir, { recursive: true })
+  const existing = await hasCheckpoint(opts.outDir)
+  if (existing && !opts.resume) {
+    throw new UserError('RUN_EXISTS', `${opts.outDir} already holds a training run: pass --resume to continue it, or choose another --out`)
+  }
+  const ckpt = opts.resume ? await loadCheckpoint<RunMeta>(opts.outDir) : null
+  if (opts.resume && !ckpt) log(`no checkpoint in ${opts.outDir}: starting a new run`)
+
+  const modelConfig = ckpt ? ckpt.meta.modelConfig : opts.modelConfig
+  const discConfig = ckpt ? ckpt.meta.discConfig : defaultDiscriminatorConfig(modelConfig.size)
+  const s = modelConfig.size
+  const generator = buildShadowModel(modelConfig)
+  const discriminator = buildDiscriminator(discConfig)
+  if (opts.initialGenerator && !ckpt) {
+    setModelWeightsChecked(generator, opts.initialGenerator.getWeights(), 'initial generator')
+  }
+  const lrG = ckpt ? ckpt.meta.lrG : opts.lrG
+  const lrD = ckpt ? ckpt.meta.lrD : opts.lrD
+  const optG = tf.train.adam(lrG, 0.5, 0.999)
+  const optD = tf.train.adam(lrD, 0.5, 0.999)
+  const gVars = generator.trainableWeights.map((w) => w.read() as tf.Variable)
+  const dVars = discriminator.trainableWeights.map((w) => w.read() as tf.Variable)
+
+  let step = 0
+  let wallBefore = 0
+  let bestValLoss: number | null = null
+  let rng = new TrainRng(opts.seed)
+  if (ckpt) {
+    try {
+      setModelWeightsChecked(generator, ckpt.groups.generator, 'generator')
+      setModelWeightsChecked(discriminator, ckpt.groups.discriminator, 'discriminator')
+      const named = (ts: tf.Tensor[], prefix: string) => ts.map((t, i) => ({ name: `${prefix}${i}`, tensor: t }))
+      if (ckpt.groups.optG.length > 0) await optG.setWeights(named(ckpt.groups.optG, 'g'))
+      if (ckpt.groups.optD.length > 0) await optD.setWeights(named(ckpt.groups.optD, 'd'))
+    } finally {
+      for (const ts of Object.values(ckpt.groups)) tf.dispose(ts)
+    }
+    step = ckpt.step
+    wallBefore = ckpt.meta.wallTimeSeconds
+    bestValLoss = ckpt.meta.bestValLoss
+    rng = new TrainRng(ckpt.meta.rngState)
+    await truncateLog(join(opts.outDir, LOG_FILE), step)
+    log(`resumed ${opts.outDir} at step ${step} (checkpoint of ${ckpt.savedAt})`)
+  }
+  const startStep = step
+  const modelName = ckpt?.meta.modelName ?? opts.modelName ?? 'umbra-shadow'
+  const baseModel = ckpt?.meta.baseModel ?? opts.baseModel ?? null
+
+  const dataset = new PairDataset(opts.dataDir, s)
+  await dataset.rescan()
+  if (dataset.trainCount === 0) {
+    throw new UserError('NO_PAIRS', `no complete training pairs in ${opts.dataDir} (each sample is a folder with noshadow.png, shadow.png, object.png, object-shadow.png, occluders.png, occluder-shadows.png)`)
+  }
+  log(`data: ${dataset.trainCount} training pairs, ${dataset.valEntries.length} validation pairs (by id hash) in ${opts.dataDir}`)
+  const gflop = modelGflops(generator)
+  log(`generator: ${generator.countParams()} parameters, ${gflop.toFixed(3)} GFLOP per ${s}x${s} image; batch ${opts.batch}`)
+
+  let val = opts.valSamples > 0 && dataset.valEntries.length > 0 ? await dataset.valBatch(opts.valSamples) : []
+  const previewSource = val.length > 0 ? val.slice(0, 4) : await dataset.batch(Math.min(4, opts.batch), new TrainRng(7), { ...DEFAULT_AUGMENT, noise: 0 })
+
+  const started = Date.now()
+  let lastCheckpoint = Date.now()
+  let lastModelSave = ckpt ? Date.now() : 0
+  let lastRescan = Date.now()
+  let lastLosses: StepLosses | null = null
+  let bestVal: ValidationResult | null = null
+  let stepMsAvg = 0
+  let stepsSinceCkpt = 0
+  let next = dataset.batch(opts.batch, rng, opts.augment)
+  const logLines: string[] = []
+
+  const wallTime = () => wallBefore + (Date.now() - started) / 1000
+  const meta = (): RunMeta => ({
+    modelConfig,
+    discConfig,
+    rngState: rng.state,
+    wallTimeSeconds: wallTime(),
+    lrG,
+    lrD,
+    batch: opts.batch,
+    bestValLoss,
+    trainCount: dataset.trainCount,
+    modelName,
+    baseModel,
+    architectureVersion: ARCHITECTURE_VERSION,
+  })
+
+  const flushLog = async () => {
+    if (logLines.length === 0) return
+    await fs.appendFile(join(opts.outDir, LOG_FILE), logLines.join(''))
+    logLines.length = 0
+  }
+
+  const manifestFor = (metrics: Record<string, unknown>) => ({
+    name: modelName,
+    baseModel,
+    inputSize: s,
+    architectureVersion: ARCHITECTURE_VERSION,
+    architecture: { ...modelConfig },
+    training: { dataCount: dataset.trainCount, steps: step, wallTimeSeconds: Math.round(wallTime()), backend: opts.backend, batch: opts.batch, lrG, lrD },
+    metrics,
+  })
+
+  const checkpoint = async (reason: string) => {
+    await flushLog()
+    const optGWeights = await optG.getWeights()
+    const optDWeights = await optD.getWeights()
+    let valResult: ValidationResult | null = null
+    if (val.length > 0) {
+      valResult = validate(generator, val, s)
+      logLines.push(JSON.stringify({ step, val: valResult, t: Math.round(wallTime()) }) + '\n')
+      if (bestValLoss === null || valResult.darkeningL1 < bestValLoss) {
+        bestValLoss = valResult.darkeningL1
+        bestVal = valResult
+        if (opts.saveModels && step > 0) {
+          await saveModelDir(join(opts.outDir, 'best'), generator, manifestFor({ validation: { ...valResult, step } }))
+        }
+      }
+      opts.onProgress?.({ step, startStep, totalSteps: opts.steps, losses: lastLosses ?? zeroLosses(), msPerStep: stepMsAvg, trainCount: dataset.trainCount, event: 'validation', val: valResult })
+    }
+    await saveCheckpoint<RunMeta>(opts.outDir, {
+      step,
+      meta: meta(),
+      groups: {
+        generator: modelWeightsNamed(generator),
+        discriminator: modelWeightsNamed(discriminator),
+        optG: optGWeights,
+        optD: optDWeights,
+      },
+    })
+    await flushLog()
+    await writeArtifacts(opts.outDir, generator, previewSource, s, step)
+    if (opts.saveModels && (Date.now() - lastModelSave > opts.modelEverySeconds * 1000 || reason === 'end' || reason === 'abort')) {
+      await saveModelDir(join(opts.outDir, 'model'), generator, manifestFor(valResult ? { validation: { ...valResult, step } } : {}))
+      lastModelSave = Date.now()
+    }
+    lastCheckpoint = Date.now()
+    stepsSinceCkpt = 0
+    log(`checkpoint at step ${step} (${reason})${valResult ? `: val darkening L1 ${valResult.darkeningL1.toFixed(4)}, local RMSE ${valResult.localRmse.toFixed(2)}, global RMSE ${valResult.globalRmse.toFixed(2)}` : ''}`)
+    opts.onProgress?.({ step, startStep, totalSteps: opts.steps, losses: lastLosses ?? zeroLosses(), msPerStep: stepMsAvg, trainCount: dataset.trainCount, event: 'checkpoint' })
+  }
+
+  let aborted = false
+  try {
+    while (step < opts.steps) {
+      if (opts.signal?.aborted) {
+        aborted = true
+        break
+      }
+      const examples = await next
+      if (Date.now() - lastRescan > opts.rescanEverySeconds * 1000) {
+        const before = dataset.trainCount
+        await dataset.rescan()
+        lastRescan = Date.now()
+        if (dataset.trainCount !== before) log(`data: now ${dataset.trainCount} training pairs`)
+        if (val.length < opts.valSamples && dataset.valEntries.length > val.length) val = await dataset.valBatch(opts.valSamples)
+      }
+      next = dataset.batch(opts.batch, rng, opts.augment)
+      next.catch(() => {}) // surfaced when awaited
+      const t0 = Date.now()
+      const losses = trainStep(generator, discriminator, optG, optD, gVars, dVars, stackBatch(examples, s), opts.lossWeights, step >= opts.ganStartStep)
+      const ms = Date.now() - t0
+      if (!Number.isFinite(losses.total)) {
+        throw new Error(`training diverged at step ${step + 1} (loss ${losses.total}); the last checkpoint is intact: lower --lr and --resume`)
+      }
+      step++
+      stepsSinceCkpt++
+      stepMsAvg = stepMsAvg === 0 ? ms : stepMsAvg * 0.95 + ms * 0.05
+      lastLosses = losses
+      logLines.push(JSON.stringify({ step, ...roundLosses(losses), ms, t: Math.round(wallTime()) }) + '\n')
+      opts.onProgress?.({ step, startStep, totalSteps: opts.steps, losses, msPerStep: stepMsAvg, trainCount: dataset.trainCount, event: 'step' })
+      if (logLines.length >= 20) await flushLog()
+      const dueByTime = Date.now() - lastCheckpoint > opts.checkpointEverySeconds * 1000
+      const dueBySteps = opts.checkpointEverySteps > 0 && stepsSinceCkpt >= opts.checkpointEverySteps
+      if ((dueByTime || dueBySteps) && step < opts.steps) await checkpoint(dueByTime ? 'time' : 'steps')
+    }
+    await next.catch(() => null)
+    if (step > startStep || !(await hasCheckpoint(opts.outDir))) await checkpoint(aborted ? 'abort' : 'end')
+  } finally {
+    generator.dispose()
+    discriminator.dispose()
+    optG.dispose()
+    optD.dispose()
+  }
+  const secs = (Date.now() - started) / 1000
+  return {
+    step,
+    startStep,
+    resumed: ckpt !== null,
+    wallTimeSeconds: wallBefore + secs,
+    msPerStep: stepMsAvg,
+    trainCount: dataset.trainCount,
+    gflopPerImage: gflop,
+    lastLosses,
+    bestVal,
+    aborted,
+  }
+}
+
+function zeroLosses(): StepLosses {
+  return { total: 0, darkening: 0, image: 0, attention: 0, gradient: 0, adversarial: 0, discriminator: 0 }
+}
+
+function roundLosses(l: StepLosses): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(l)) out[k] = Number(v.toPrecision(5))
+  return out
+}
+
+/** One generator step and (once the GAN is on) one discriminator step. Disposes the batch. */
+export function trainStep(
+  generator: tf.LayersModel,
+  discriminator: tf.LayersModel,
+  optG: tf.Optimizer,
+  optD: tf.Optimizer,
+  gVars: tf.Variable[],
+  dVars: tf.Variable[],
+  batch: BatchTensors,
+  weights: LossWeights,
+  gan: boolean,
+): StepLosses {
+  let fake: tf.Tensor4D | null = null
+  let parts: tf.Scalar[] = []
+  try {
+    const total = optG.minimize(
+      () => {
+        const [attention, darkening] = generator.apply(batch.input, { training: true }) as tf.Tensor4D[]
+        const loss = generatorLoss({ attention, darkening }, batch, weights, gan ? (img) => discriminator.apply(discriminatorInput(batch, img), { training: true }) as tf.Tensor : null)
+        fake = tf.keep(loss.composite)
+        parts = [loss.darkening, loss.image, loss.attention, loss.gradient, loss.adversarial].map((t) => tf.keep(t))
+        return loss.total
+      },
+      true,
+      gVars,
+    ) as tf.Scalar
+    let dLoss: tf.Scalar | null = null
+    if (gan && fake) {
+      const judged: tf.Tensor4D = fake
+      dLoss = optD.minimize(
+        () => {
+          const real = discriminator.apply(discriminatorInput(batch, batch.shadow), { training: true }) as tf.Tensor
+          const fakeLogits = discriminator.apply(discriminatorInput(batch, judged), { training: true }) as tf.Tensor
+          return discriminatorLoss(real, fakeLogits)
+        },
+        true,
+        dVars,
+      ) as tf.Scalar
+    }
+    const [d, im, at, gr, adv] = parts.map((p) => p.dataSync()[0])
+    const out: StepLosses = {
+      total: total.dataSync()[0],
+      darkening: d,
+      image: im,
+      attention: at,
+      gradient: gr,
+      adversarial: adv,
+      discriminator: dLoss ? dLoss.dataSync()[0] : 0,
+    }
+    tf.dispose([total, dLoss as tf.Tensor])
+    return out
+  } finally {
+    tf.dispose(parts)
+    if (fake) tf.dispose(fake as tf.Tensor)
+    disposeBatch(batch)
+  }
+}
+
+/** Validation at model resolution: the darkening loss and RMSEs of the composite (0-255). */
+export function validate(generator: tf.LayersModel, examples: TrainExample[], s: number): ValidationResult {
+  let l1 = 0, localSq = 0, localN = 0, globalSq = 0, globalN = 0
+  for (let i = 0; i < examples.length; i += 8) {
+    const chunk = examples.slice(i, i + 8)
+    const batch = stackBatch(chunk, s)
+    const r = tf.tidy(() => {
+      const [, darkening] = generator.predict(batch.input) as tf.Tensor4D[]
+      const target = darkeningTarget(batch.noShadow, batch.shadow)
+      const w = shadowBalanceWeights(batch.objectShadow, batch.object, batch.noShadow)
+      const l1Sum = tf.div(tf.sum(tf.mul(tf.abs(tf.sub(darkening, target)), w)), tf.mul(tf.maximum(tf.sum(w), 1e-6), 3))
+      // The pipeline keeps the object's own pixels.
+      const comp = tf.add(tf.mul(composite(batch.noShadow, darkening), tf.sub(1, batch.object)), tf.mul(batch.noShadow, batch.object))
+      const sq = tf.mul(tf.squaredDifference(comp, batch.shadow), 255 * 255)
+      const inMask = tf.cast(tf.greater(batch.objectShadow, 0.5), 'float32')
+      return [l1Sum, tf.sum(tf.mul(sq, inMask)), tf.mul(tf.sum(inMask), 3), tf.sum(sq), tf.scalar(sq.size)].map((t) => t.dataSync()[0])
+    })
+    disposeBatch(batch)
+    l1 += r[0] * chunk.length
+    localSq += r[1]
+    localN += r[2]
+    globalSq += r[3]
+    globalN += r[4]
+  }
+  return {
+    darkeningL1: l1 / Math.max(1, examples.length),
+    localRmse: Math.sqrt(localSq / Math.max(1, localN)),
+    globalRmse: Math.sqrt(globalSq / Math.max(1, globalN)),
+    count: examples.length,
+  }
+}
+
+async function truncateLog(path: string, step: number): Promise<void> {
+  let text: string
+  try {
+    text = await fs.readFile(path, 'utf8')
+  } catch {
+    return
+  }
+  const kept = text.split('\n').filter((line) => {
+    if (!line.trim()) return false
+    try {
+      return (JSON.parse(line) as { step: number }).step <= step
+    } catch {
+      return false // a line cut by the kill
+    }
+  })
+  await writeFileAtomic(path, kept.map((l) => l + '\n').join(''))
+}
+
+/** Loss plot and preview sheet (both rewritten at each checkpoint). */
+async function writeArtifacts(outDir: string, generator: tf.LayersModel, examples: TrainExample[], s: number, step: number): Promise<void> {
+  let text = ''
+  try {
+    text = await fs.readFile(join(outDir, LOG_FILE), 'utf8')
+  } catch {
+    // no log yet
+  }
+  const rows = text.split('\n').filter(Boolean).map((l) => {
+    try {
+      return JSON.parse(l) as Record<string, unknown>
+    } catch {
+      return null
+    }
+  })
+  const steps = rows.filter((r): r is Record<string, number> => r !== null && typeof r.total === 'number')
+  const vals = rows.filter((r): r is { step: number; val: ValidationResult } => r !== null && typeof r.val === 'object')
+  const win = Math.max(1, Math.round(steps.length / 200))
+  const series = [
+    { name: 'total', color: [30, 90, 200] as [number, number, number], points: smooth(steps.map((r) => ({ x: r.step, y: r.total })), win) },
+    { name: 'darkening L1', color: [220, 120, 20] as [number, number, number], points: smooth(steps.map((r) => ({ x: r.step, y: r.darkening })), win) },
+    { name: 'attention BCE', color: [40, 160, 60] as [number, number, number], points: smooth(steps.map((r) => ({ x: r.step, y: r.attention })), win) },
+    { name: 'val darkening L1', color: [200, 30, 30] as [number, number, number], points: vals.map((r) => ({ x: r.step, y: r.val.darkeningL1 })) },
+  ]
+  await writeFileAtomic(join(outDir, 'loss.png'), await renderLossPlot(series, `step ${step}`))
+
+  if (examples.length === 0) return
+  const batch = stackBatch(examples, s)
+  const [att, dark, comp] = tf.tidy(() => {
+    const [a, d] = generator.predict(batch.input) as tf.Tensor4D[]
+    const c = tf.add(tf.mul(composite(batch.noShadow, d), tf.sub(1, batch.object)), tf.mul(batch.noShadow, batch.object))
+    return [a, d, c]
+  })
+  const attData = att.dataSync() as Float32Array
+  const darkData = dark.dataSync() as Float32Array
+  const compData = comp.dataSync() as Float32Array
+  const target = tf.tidy(() => darkeningTarget(batch.noShadow, batch.shadow).dataSync() as Float32Array)
+  tf.dispose([att, dark, comp])
+  disposeBatch(batch)
+  const n = s * s
+  const grey = (src: Float32Array, offset: number, stride: number, reduce: 'max' | 'one') => {
+    const out = new Float32Array(n)
+    for (let i = 0; i < n; i++) {
+      out[i] = reduce === 'max' ? Math.max(src[offset + i * stride], src[offset + i * stride + 1], src[offset + i * stride + 2]) : src[offset + i * stride]
+    }
+    return out
+  }
+  const rowsOut: Tile[][] = examples.map((e, k) => [
+    { data: e.noShadow, channels: 3 },
+    { data: compData.subarray(k * n * 3, (k + 1) * n * 3), channels: 3 },
+    { data: e.shadow, channels: 3 },
+    { data: grey(darkData, k * n * 3, 3, 'max'), channels: 1 },
+    { data: grey(target, k * n * 3, 3, 'max'), channels: 1 },
+    { data: grey(attData, k * n * 2 + 1, 2, 'one'), channels: 1 },
+    { data: grey(attData, k * n * 2, 2, 'one'), channels: 1 },
+  ])
+  const png = await renderSheet(rowsOut, s, ['input', 'model', 'target', 'pred d', 'target d', 'occ. shadow', 'occluders'])
+  await writeFileAtomic(join(outDir, 'previews', 'latest.png'), png)
+  await writeFileAtomic(join(outDir, 'previews', `step-${String(step).padStart(6, '0')}.png`), png)
+}

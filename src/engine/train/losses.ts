@@ -1,0 +1,134 @@
+import * as tf from '@tensorflow/tfjs'
+
+/**
+ * Generator and discriminator losses.
+ *
+ * Published recipes: ARShadowGAN-like re-implementation 10 x L2 + 1 x perceptual + 0.01 x adversarial;
+ * SGRNet mask x10, image x10, GAN x0.1. No pretrained VGG is available offline, so the perceptual
+ * term is replaced by an image-gradient L1 (edges of the shadow in the right place, soft where the
+ * target is soft). The object's shadow covers a few percent of the crop, so the darkening loss is
+ * balanced: pixels near the ground-truth object shadow weigh as much in total as all the others,
+ * otherwise "add no shadow" is a strong local minimum. Pixels outside it still count fully, so
+ * misplaced dark pixels are penalised (they cost global error on real photos).
+ */
+export interface LossWeights {
+  darkening: number
+  image: number
+  attention: number
+  gradient: number
+  adversarial: number
+}
+
+export const DEFAULT_LOSS_WEIGHTS: LossWeights = { darkening: 10, image: 10, attention: 1, gradient: 1, adversarial: 0.01 }
+
+export interface BatchTensors {
+  input: tf.Tensor4D // [B,S,S,4]
+  noShadow: tf.Tensor4D // [B,S,S,3]
+  shadow: tf.Tensor4D // [B,S,S,3]
+  attention: tf.Tensor4D // [B,S,S,2]
+  objectShadow: tf.Tensor4D // [B,S,S,1]
+  object: tf.Tensor4D // [B,S,S,1]
+}
+
+/** d* = clamp(1 - shadow/noshadow) per channel: the darkening that turns the shadow-free photo into the target. */
+export function darkeningTarget(noShadow: tf.Tensor, shadow: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.clipByValue(tf.sub(1, tf.div(shadow, tf.maximum(noShadow, 0.02))), 0, 1))
+}
+
+export function composite(noShadow: tf.Tensor, darkening: tf.Tensor): tf.Tensor {
+  return tf.mul(noShadow, tf.sub(1, darkening))
+}
+
+/** Per-pixel weights [B,S,S,1]: balanced between the (dilated) object-shadow region and the rest; 0 on the object. */
+export function shadowBalanceWeights(objectShadow: tf.Tensor4D, object: tf.Tensor4D, noShadow: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const near = tf.maxPool(objectShadow, 5, 1, 'same') as tf.Tensor4D
+    const nearCount = tf.sum(near)
+    const total = near.size
+    // ratio of the rest to the shadow region, clamped so an empty/huge shadow does not blow up
+    const ratio = tf.clipByValue(tf.div(tf.sub(total, nearCount), tf.maximum(nearCount, 1)), 1, 30)
+    const w = tf.add(1, tf.mul(near, tf.sub(ratio, 1)))
+    // Very dark shadow-free pixels carry no information about the darkening ratio.
+    const lum = tf.mean(noShadow, -1, true)
+    const reliable = tf.clipByValue(tf.mul(lum, 25), 0.2, 1)
+    return tf.mul(tf.mul(w, tf.sub(1, object)), reliable) as tf.Tensor4D
+  })
+}
+
+function weightedMean(x: tf.Tensor, w: tf.Tensor): tf.Scalar {
+  // x [B,S,S,C], w [B,S,S,1]
+  const channels = x.shape[x.shape.length - 1] as number
+  return tf.div(tf.sum(tf.mul(x, w)), tf.mul(tf.maximum(tf.sum(w), 1e-6), channels)) as tf.Scalar
+}
+
+/** Class-balanced binary cross-entropy on sigmoid outputs, per channel. */
+export function balancedBce(pred: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => {
+    const eps = 1e-6
+    const p = tf.clipByValue(pred, eps, 1 - eps)
+    const pos = tf.sum(target, [0, 1, 2])
+    const total = target.size / (target.shape[3] as number)
+    const posWeight = tf.clipByValue(tf.div(tf.sub(total, pos), tf.maximum(pos, 1)), 1, 10)
+    const loss = tf.neg(tf.add(tf.mul(tf.mul(target, tf.log(p)), posWeight), tf.mul(tf.sub(1, target), tf.log(tf.sub(1, p)))))
+    return tf.mean(loss) as tf.Scalar
+  })
+}
+
+export function gradientL1(a: tf.Tensor4D, b: tf.Tensor4D): tf.Scalar {
+  const s = a.shape[1] as number
+  const dx = (t: tf.Tensor4D) => tf.sub(tf.slice(t, [0, 0, 1, 0], [-1, -1, s - 1, -1]), tf.slice(t, [0, 0, 0, 0], [-1, -1, s - 1, -1]))
+  const dy = (t: tf.Tensor4D) => tf.sub(tf.slice(t, [0, 1, 0, 0], [-1, s - 1, -1, -1]), tf.slice(t, [0, 0, 0, 0], [-1, s - 1, -1, -1]))
+  return tf.add(tf.mean(tf.abs(tf.sub(dx(a), dx(b)))), tf.mean(tf.abs(tf.sub(dy(a), dy(b))))) as tf.Scalar
+}
+
+export interface GeneratorLossParts {
+  total: tf.Scalar
+  darkening: tf.Scalar
+  image: tf.Scalar
+  attention: tf.Scalar
+  gradient: tf.Scalar
+  adversarial: tf.Scalar
+  composite: tf.Tensor4D
+}
+
+/**
+ * The generator loss. `discriminate` is the discriminator applied to a judged image (null: no GAN term).
+ */
+export function generatorLoss(
+  outputs: { attention: tf.Tensor4D; darkening: tf.Tensor4D },
+  batch: BatchTensors,
+  weights: LossWeights,
+  discriminate: ((image: tf.Tensor4D) => tf.Tensor) | null,
+): GeneratorLossParts {
+  const target = darkeningTarget(batch.noShadow, batch.shadow)
+  const w = shadowBalanceWeights(batch.objectShadow, batch.object, batch.noShadow)
+  const darkening = weightedMean(tf.abs(tf.sub(outputs.darkening, target)), w)
+  const comp = composite(batch.noShadow, outputs.darkening) as tf.Tensor4D
+  const image = tf.mean(tf.squaredDifference(comp, batch.shadow)) as tf.Scalar
+  const attention = balancedBce(outputs.attention, batch.attention)
+  const gradient = gradientL1(comp, batch.shadow)
+  let adversarial = tf.scalar(0)
+  if (discriminate && weights.adversarial > 0) {
+    const logits = discriminate(comp)
+    adversarial = tf.losses.sigmoidCrossEntropy(tf.onesLike(logits), logits) as tf.Scalar
+  }
+  const total = tf.addN([
+    tf.mul(darkening, weights.darkening),
+    tf.mul(image, weights.image),
+    tf.mul(attention, weights.attention),
+    tf.mul(gradient, weights.gradient),
+    tf.mul(adversarial, weights.adversarial),
+  ]) as tf.Scalar
+  return { total, darkening, image, attention, gradient, adversarial, composite: comp }
+}
+
+export function discriminatorInput(batch: BatchTensors, judged: tf.Tensor4D): tf.Tensor4D {
+  return tf.concat([batch.noShadow, batch.object, judged], -1) as tf.Tensor4D
+}
+
+export function discriminatorLoss(realLogits: tf.Tensor, fakeLogits: tf.Tensor): tf.Scalar {
+  return tf.add(
+    tf.losses.sigmoidCrossEntropy(tf.onesLike(realLogits), realLogits),
+    tf.losses.sigmoidCrossEntropy(tf.zerosLike(fakeLogits), fakeLogits),
+  ) as tf.Scalar
+}
