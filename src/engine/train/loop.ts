@@ -58,6 +58,8 @@ export interface TrainOptions {
   /** Write model/ and best/ folders through saveModelDir (off in tests that only check checkpoints). */
   saveModels: boolean
   signal?: AbortSignal
+  /** Called once the models are built and restored, before the first step (tests, live previews). */
+  onStart?: (info: { step: number; generator: tf.LayersModel; resumed: boolean }) => void
   onProgress?: (p: TrainProgress) => void
   log?: (line: string) => void
 }
@@ -225,6 +227,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   let val = opts.valSamples > 0 && dataset.valEntries.length > 0 ? await dataset.valBatch(opts.valSamples) : []
   const previewSource = val.length > 0 ? val.slice(0, 4) : await dataset.batch(Math.min(4, opts.batch), new TrainRng(7), { ...DEFAULT_AUGMENT, noise: 0 })
 
+  opts.onStart?.({ step, generator, resumed: ckpt !== null })
   const started = Date.now()
   let lastCheckpoint = Date.now()
   let lastModelSave = ckpt ? Date.now() : 0

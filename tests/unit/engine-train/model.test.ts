@@ -1,0 +1,87 @@
+import { describe, expect, it, beforeAll } from 'vitest'
+import * as tf from '@tensorflow/tfjs'
+import { initTfBackend } from '../../../src/engine/backend'
+import { buildShadowModel, modelGflops, TINY_MODEL_CONFIG, DEFAULT_MODEL_CONFIG, validateModelConfig, ARCHITECTURE_VERSION } from '../../../src/engine/model/architecture'
+import { buildDiscriminator, defaultDiscriminatorConfig } from '../../../src/engine/model/discriminator'
+
+const ALLOWED = new Set(['InputLayer', 'Conv2D', 'Conv2DTranspose', 'UpSampling2D', 'Concatenate', 'Add', 'Multiply', 'Activation', 'ReLU', 'LeakyReLU', 'AveragePooling2D', 'MaxPooling2D'])
+
+describe('shadow model architecture', () => {
+  beforeAll(async () => {
+    await initTfBackend('wasm')
+  })
+
+  it('has one input [N,S,S,4] and outputs attention [N,S,S,2] then darkening [N,S,S,3], in [0,1]', () => {
+    const model = buildShadowModel(TINY_MODEL_CONFIG)
+    const s = TINY_MODEL_CONFIG.size
+    expect(model.inputs).toHaveLength(1)
+    expect(model.inputs[0].shape).toEqual([null, s, s, 4])
+    expect(model.inputLayers[0].name).toBe('input')
+    expect(model.outputs.map((o) => o.shape)).toEqual([
+      [null, s, s, 2],
+      [null, s, s, 3],
+    ])
+    expect(model.outputLayers.map((l) => l.name)).toEqual(['attention', 'darkening'])
+    const x = tf.randomUniform([2, s, s, 4])
+    const [att, dark] = model.predict(x) as tf.Tensor[]
+    for (const t of [att, dark]) {
+      const v = t.dataSync()
+      expect(Math.min(...v)).toBeGreaterThanOrEqual(0)
+      expect(Math.max(...v)).toBeLessThanOrEqual(1)
+    }
+    // A fresh model adds almost no shadow (darkening starts near sigmoid(bias)).
+    expect(dark.mean().dataSync()[0]).toBeLessThan(0.15)
+    tf.dispose([x, att, dark])
+    model.dispose()
+  })
+
+  it('uses only the layer classes the ONNX exporter covers', () => {
+    const model = buildShadowModel(TINY_MODEL_CONFIG)
+    const classes = new Set(model.layers.map((l) => l.getClassName()))
+    for (const c of classes) expect(ALLOWED.has(c), c).toBe(true)
+    for (const l of model.layers) {
+      if (l.getClassName() === 'Conv2D') {
+        const cfg = l.getConfig() as { padding: string; dilationRate: number | number[] }
+        expect(cfg.padding).toBe('same')
+        expect([1, [1, 1]]).toContainEqual(cfg.dilationRate)
+      }
+    }
+    model.dispose()
+  })
+
+  it('inference inside tf.tidy leaves no tensors behind', () => {
+    const model = buildShadowModel(TINY_MODEL_CONFIG)
+    const s = TINY_MODEL_CONFIG.size
+    const x = tf.zeros([1, s, s, 4])
+    const before = tf.memory().numTensors
+    const mean = tf.tidy(() => {
+      const [, d] = model.predict(x) as tf.Tensor[]
+      return d.mean().dataSync()[0]
+    })
+    expect(Number.isFinite(mean)).toBe(true)
+    expect(tf.memory().numTensors).toBe(before)
+    x.dispose()
+    model.dispose()
+  })
+
+  it('the default configuration fits the speed budget on paper (<= 15 GFLOP per image)', () => {
+    validateModelConfig(DEFAULT_MODEL_CONFIG)
+    const model = buildShadowModel(DEFAULT_MODEL_CONFIG)
+    const g = modelGflops(model)
+    expect(g).toBeGreaterThan(0.1)
+    expect(g).toBeLessThan(15)
+    expect(ARCHITECTURE_VERSION).toMatch(/\S/)
+    model.dispose()
+  })
+
+  it('rejects a size that the U-Net depth cannot divide', () => {
+    expect(() => validateModelConfig({ ...TINY_MODEL_CONFIG, size: 30 })).toThrow(/multiple of 4/)
+  })
+
+  it('the discriminator gives one logit per image', () => {
+    const d = buildDiscriminator(defaultDiscriminatorConfig(32))
+    const y = tf.tidy(() => (d.predict(tf.zeros([3, 32, 32, 7])) as tf.Tensor).shape)
+    expect(y).toEqual([3, 1])
+    d.dispose()
+  })
+})

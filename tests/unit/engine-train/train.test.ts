@@ -1,0 +1,172 @@
+import { describe, expect, it, beforeAll, afterAll } from 'vitest'
+import * as tf from '@tensorflow/tfjs'
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { initTfBackend } from '../../../src/engine/backend'
+import { TINY_MODEL_CONFIG, buildShadowModel } from '../../../src/engine/model/architecture'
+import { buildDiscriminator, defaultDiscriminatorConfig } from '../../../src/engine/model/discriminator'
+import { DEFAULT_TRAIN_OPTIONS, runTraining, stackBatch, trainStep, type TrainOptions } from '../../../src/engine/train/loop'
+import { NO_AUGMENT, PairDataset, scanPairFolder } from '../../../src/engine/train/data'
+import { DEFAULT_LOSS_WEIGHTS } from '../../../src/engine/train/losses'
+import { TrainRng } from '../../../src/engine/train/rng'
+import { loadCheckpoint, readCheckpointDir } from '../../../src/engine/train/checkpoint'
+import { writeTinyPair, writeTinyPairSet } from './tiny-pairs'
+
+let root: string
+let pairs: string
+
+beforeAll(async () => {
+  await initTfBackend('wasm')
+  root = await fs.mkdtemp(join(tmpdir(), 'umbra-train-'))
+  pairs = join(root, 'pairs')
+  await writeTinyPairSet(pairs, 10, { size: 40 })
+})
+
+afterAll(async () => {
+  await fs.rm(root, { recursive: true, force: true })
+})
+
+function options(outDir: string, extra: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    ...DEFAULT_TRAIN_OPTIONS,
+    dataDir: pairs,
+    outDir,
+    steps: 4,
+    batch: 2,
+    modelConfig: TINY_MODEL_CONFIG,
+    ganStartStep: 2,
+    checkpointEverySteps: 2,
+    checkpointEverySeconds: 3600,
+    valSamples: 0,
+    backend: 'wasm',
+    saveModels: false,
+    ...extra,
+  }
+}
+
+describe('pair folder scanning', () => {
+  it('skips incomplete samples, hidden temp folders and held-out seeds', async () => {
+    const dir = join(root, 'scan')
+    await writeTinyPair(join(dir, 'a'), { seed: 5 })
+    await writeTinyPair(join(dir, '.a.123.tmp'), { seed: 6 })
+    await writeTinyPair(join(dir, 'heldout'), { seed: 9_000_001 })
+    await writeTinyPair(join(dir, 'broken'), { seed: 7 })
+    await fs.rm(join(dir, 'broken', 'shadow.png'))
+    await fs.writeFile(join(dir, 'stray.txt'), 'x')
+    expect((await scanPairFolder(dir)).map((e) => e.id)).toEqual(['a'])
+    expect((await scanPairFolder(dir, { includeHeldOut: true })).map((e) => e.id)).toEqual(['a', 'heldout'])
+  })
+
+  it('says clearly when the folder does not exist', async () => {
+    await expect(scanPairFolder(join(root, 'nope'))).rejects.toMatchObject({ code: 'NOT_FOUND' })
+  })
+})
+
+describe('training', () => {
+  it('a few steps on a tiny set reduce the loss', async () => {
+    const s = TINY_MODEL_CONFIG.size
+    const ds = new PairDataset(pairs, s, 0)
+    await ds.rescan()
+    const examples = await ds.batch(4, new TrainRng(3), NO_AUGMENT)
+    const gen = buildShadowModel(TINY_MODEL_CONFIG)
+    const disc = buildDiscriminator(defaultDiscriminatorConfig(s))
+    const optG = tf.train.adam(3e-3)
+    const optD = tf.train.adam(1e-5)
+    const gVars = gen.trainableWeights.map((w) => w.read() as tf.Variable)
+    const dVars = disc.trainableWeights.map((w) => w.read() as tf.Variable)
+    const losses: number[] = []
+    const before = tf.memory().numTensors
+    for (let i = 0; i < 30; i++) losses.push(trainStep(gen, disc, optG, optD, gVars, dVars, stackBatch(examples, s), DEFAULT_LOSS_WEIGHTS, false).total)
+    // Adam creates its moment variables on the first step; after that the step count must not grow.
+    const afterFirst = tf.memory().numTensors
+    trainStep(gen, disc, optG, optD, gVars, dVars, stackBatch(examples, s), DEFAULT_LOSS_WEIGHTS, false)
+    expect(tf.memory().numTensors).toBe(afterFirst)
+    expect(afterFirst).toBeGreaterThan(before)
+    const first = (losses[0] + losses[1]) / 2
+    const last = (losses[28] + losses[29]) / 2
+    expect(last).toBeLessThan(first * 0.8)
+    gen.dispose()
+    disc.dispose()
+    optG.dispose()
+    optD.dispose()
+  })
+
+  it('writes a checkpoint, refuses to overwrite a run, and resumes with the same step and weights', async () => {
+    const out = join(root, 'run-resume')
+    const first = await runTraining(options(out))
+    expect(first.step).toBe(4)
+    const ckpt = await readCheckpointDir<{ rngState: number }>(join(out, 'checkpoint'))
+    expect(ckpt.step).toBe(4)
+    const saved = ckpt.groups.generator.map((t) => t.dataSync().slice())
+    tf.dispose(Object.values(ckpt.groups).flat())
+
+    await expect(runTraining(options(out))).rejects.toMatchObject({ code: 'RUN_EXISTS' })
+
+    let restored: Float32Array[] = []
+    let startStep = -1
+    const resumed = await runTraining(
+      options(out, {
+        resume: true,
+        steps: 6,
+        onStart: ({ step, generator }) => {
+          startStep = step
+          restored = generator.getWeights().map((t) => t.dataSync().slice() as Float32Array)
+        },
+      }),
+    )
+    expect(startStep).toBe(4)
+    expect(resumed.startStep).toBe(4)
+    expect(resumed.step).toBe(6)
+    expect(restored).toHaveLength(saved.length)
+    restored.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(saved[i])))
+    // the loss log holds each step once
+    const steps = (await fs.readFile(join(out, 'loss-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: number; total?: number }).filter((r) => r.total !== undefined).map((r) => r.step)
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6])
+    await fs.stat(join(out, 'loss.png'))
+    await fs.stat(join(out, 'previews', 'latest.png'))
+  })
+
+  it('detects a corrupt checkpoint and does not load it', async () => {
+    const out = join(root, 'run-corrupt')
+    await runTraining(options(out, { steps: 2 }))
+    const bin = join(out, 'checkpoint', 'generator.bin')
+    const data = await fs.readFile(bin)
+    data[data.length >> 1] ^= 0xff
+    await fs.writeFile(bin, data)
+    await expect(runTraining(options(out, { resume: true, steps: 3 }))).rejects.toMatchObject({ code: 'CHECKPOINT_CORRUPT' })
+    await fs.writeFile(join(out, 'checkpoint', 'state.json'), '{"format": "umbra-train-chec')
+    await expect(loadCheckpoint(out)).rejects.toMatchObject({ code: 'CHECKPOINT_CORRUPT' })
+  })
+
+  it('recovers the previous checkpoint when a crash hit between the two renames of an atomic replace', async () => {
+    const out = join(root, 'run-crash')
+    await runTraining(options(out, { steps: 2 }))
+    // What writeDirAtomic leaves if killed after moving the old folder aside: only the .old copy.
+    await fs.rename(join(out, 'checkpoint'), join(out, '.checkpoint.999.abcd.tmp.old'))
+    const loaded = await loadCheckpoint(out)
+    expect(loaded?.step).toBe(2)
+    tf.dispose(Object.values(loaded!.groups).flat())
+    await fs.stat(join(out, 'checkpoint', 'state.json'))
+  })
+
+  it('stops on abort with a checkpoint that resumes', async () => {
+    const out = join(root, 'run-abort')
+    const controller = new AbortController()
+    const r = await runTraining(
+      options(out, {
+        steps: 100,
+        checkpointEverySteps: 0,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.event === 'step' && p.step === 3) controller.abort()
+        },
+      }),
+    )
+    expect(r.aborted).toBe(true)
+    expect(r.step).toBe(3)
+    const loaded = await loadCheckpoint(out)
+    expect(loaded?.step).toBe(3)
+    tf.dispose(Object.values(loaded!.groups).flat())
+  })
+})
