@@ -16,7 +16,7 @@ async function gradsOn(backend: string, xs: { x: Float32Array; xShape: number[];
   await tf.setBackend(backend)
   const x = tf.tensor4d(xs.x, xs.xShape as [number, number, number, number])
   const w = tf.tensor4d(xs.w, xs.wShape as [number, number, number, number])
-  const [gx, gw] = tf.grads(f)([x, w])
+  const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => f(a as tf.Tensor4D, b as tf.Tensor4D))([x, w])
   const out = { dx: gx.dataSync().slice(), dw: gw.dataSync().slice() }
   tf.dispose([x, w, gx, gw])
   return out
@@ -80,7 +80,7 @@ describe('wasm training kernels', () => {
     const x = tf.tensor4d(rand(2 * 8 * 8 * 3, 5), [2, 8, 8, 3])
     const w = tf.tensor4d(rand(3 * 3 * 3 * 4, 6), [3, 3, 3, 4])
     const before = tf.memory().numTensors
-    const [gx, gw] = tf.grads((a: tf.Tensor4D, b: tf.Tensor4D) => tf.conv2d(a, b, 1, 'same').sum() as tf.Scalar)([x, w])
+    const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same').sum() as tf.Scalar)([x, w])
     tf.dispose([gx, gw])
     expect(tf.memory().numTensors).toBe(before)
     tf.dispose([x, w])
