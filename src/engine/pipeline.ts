@@ -4,12 +4,16 @@
  * attention maps.
  *
  * 1. Bounding box of the mask (any nonzero = object).
- * 2. Context window (contextWindow below): a square CONTEXT_SCALE x the object's larger side,
- *    centred on the object horizontally and shifted down (the object's centre sits at
- *    CENTRE_FROM_TOP of the window) because shadows fall on the ground around and below the object.
- *    Clamped to the photo: a window that does not fit is shifted inside, and if the photo is too
- *    small it becomes the largest rectangle that fits (then letterboxed into the square model input
- *    with edge pixels repeated, so nothing is stretched).
+ * 2. Context window (contextWindow below): a square of CONTEXT_SCALE x the object's larger side,
+ *    but never larger than the photo's short side: for most photos that is the whole short side, so
+ *    the model sees the scene (other objects and their shadows tell it where the light comes from)
+ *    framed as in training, where the object fills 14-75% of the frame; only a small object in a
+ *    large photo gets a tighter window (it still fills >= 1/CONTEXT_SCALE of it, so its shadow
+ *    keeps enough model pixels). The window is centred on the object horizontally and shifted down
+ *    (object centre at CENTRE_FROM_TOP of the window: shadows fall on the ground around and below
+ *    it), then moved inside the photo. An object wider or taller than that square widens the window
+ *    to cover it; such a non-square window is letterboxed into the square model input with edge
+ *    pixels repeated, so nothing is stretched.
  * 3. The window is resized to the model size S (sharp, on the raw buffer: no re-decode) and run.
  * 4. The darkening d is upsampled back to the window size with a smooth (Mitchell) filter and
  *    applied as composite = photo * (1 - d), only inside the window and never on object pixels:
@@ -20,10 +24,16 @@ import type { RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
 
-/** Window side as a multiple of the object's larger side: room for long shadows in every direction. */
-export const CONTEXT_SCALE = 2.75
+/** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
+export const CONTEXT_SCALE = 8
 /** Where the object's centre sits in the window, from the top (0.5 = centred): more ground below. */
 export const CENTRE_FROM_TOP = 0.45
+/**
+ * Darkening below this (2%) is the model's noise floor, not shadow: it is subtracted (d' = (d - f) /
+ * (1 - f), a soft cut with no visible edge) so that pixels outside the shadow keep their bytes
+ * exactly, as the user expects, and the composite only touches the shadow's own area.
+ */
+export const SHADOW_FLOOR = 0.02
 /** Smallest window side in photo pixels (tiny objects still get some context). */
 export const MIN_WINDOW = 48
 
@@ -117,10 +127,10 @@ function clamp(v: number, lo: number, hi: number): number {
  * The context window for an object box in a width x height photo (rule in the file comment).
  * Exported so that training crops can be framed the same way.
  */
-export function contextWindow(box: Rect, width: number, height: number, contextScale = CONTEXT_SCALE, centreFromTop = CENTRE_FROM_TOP): Rect & { clamped: boolean } {
-  const side = Math.max(MIN_WINDOW, Math.ceil(contextScale * Math.max(box.width, box.height)))
-  const ww = Math.min(side, width)
-  const wh = Math.min(side, height)
+export function contextWindow(box: Rect, width: number, height: number, contextScale = CONTEXT_SCALE, centreFromTop = CENTRE_FROM_TOP): Rect & { cramped: boolean } {
+  const side = Math.min(Math.max(MIN_WINDOW, Math.ceil(contextScale * Math.max(box.width, box.height))), Math.min(width, height))
+  const ww = Math.min(width, Math.max(side, box.width))
+  const wh = Math.min(height, Math.max(side, box.height))
   const cx = box.x + box.width / 2
   const cy = box.y + box.height / 2
   // Keep the object inside the window first, then the window inside the photo.
@@ -130,7 +140,55 @@ export function contextWindow(box: Rect, width: number, height: number, contextS
   let y = Math.round(cy - centreFromTop * wh)
   y = clamp(y, box.y + box.height - wh, box.y)
   y = clamp(y, 0, height - wh)
-  return { x, y, width: ww, height: wh, clamped: ww < side || wh < side }
+  // Less than a third of the object's size free around it: little ground for a shadow to fall on.
+  const cramped = ww < box.width * 1.33 || wh < box.height * 1.33
+  return { x, y, width: ww, height: wh, cramped }
+}
+
+/** Source indices and weights for resampling `from` samples to `to` with pixel centres aligned (bilinear). */
+function bilinearTaps(from: number, to: number): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
+  const i0 = new Int32Array(to)
+  const i1 = new Int32Array(to)
+  const w = new Float32Array(to)
+  for (let x = 0; x < to; x++) {
+    const f = Math.min(Math.max(((x + 0.5) * from) / to - 0.5, 0), from - 1)
+    const i = Math.floor(f)
+    i0[x] = i
+    i1[x] = Math.min(i + 1, from - 1)
+    w[x] = f - i
+  }
+  return { i0, i1, w }
+}
+
+/** Inclusive bounds of the pixels with any nonzero channel in an RGB buffer, or null. */
+function nonzeroArea(rgb: Uint8Array, width: number, height: number): { x0: number; x1: number; y0: number; y1: number } | null {
+  let x0 = width
+  let x1 = -1
+  let y0 = -1
+  let y1 = -1
+  for (let y = 0; y < height; y++) {
+    const base = y * width * 3
+    for (let x = 0; x < width; x++) {
+      const i = base + x * 3
+      if ((rgb[i] | rgb[i + 1] | rgb[i + 2]) !== 0) {
+        if (y0 < 0) y0 = y
+        y1 = y
+        if (x < x0) x0 = x
+        if (x > x1) x1 = x
+      }
+    }
+  }
+  return y0 < 0 ? null : { x0, x1, y0, y1 }
+}
+
+/** The output index range [from, to) whose bilinear taps touch source samples lo..hi. */
+function tapRange(taps: { i0: Int32Array; i1: Int32Array }, lo: number, hi: number): [number, number] {
+  const n = taps.i0.length
+  let from = 0
+  while (from < n && taps.i1[from] < lo) from++
+  let to = n
+  while (to > from && taps.i0[to - 1] > hi) to--
+  return [from, to]
 }
 
 function asBuffer(a: Uint8Array): Buffer {
@@ -174,8 +232,8 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
     warnings.push('the object touches the photo border: the shadow of any part outside the photo cannot be generated')
   }
   const win = contextWindow(box, image.width, image.height, options.contextScale, options.centreFromTop)
-  if (win.clamped) {
-    warnings.push(`the photo leaves less room around the object than the model expects (window ${win.width}x${win.height} px)`)
+  if (win.cramped) {
+    warnings.push(`the object fills most of the photo (${box.width}x${box.height} of ${image.width}x${image.height}): there is little room around it for a shadow`)
   }
   const window: Rect = { x: win.x, y: win.y, width: win.width, height: win.height }
 
@@ -215,77 +273,40 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
   const { attention, darkening } = await engine.infer(batch, 1)
   const t2 = performance.now()
 
-  // Darkening of the window's part of the model output, as 8-bit, upsampled to the window size.
+  // Darkening of the window's part of the model output, as 8-bit, with the noise floor removed
+  // (see SHADOW_FLOOR), upsampled to the window size.
   const dSmall = Buffer.alloc(content.width * content.height * 3)
   for (let y = 0; y < content.height; y++) {
     for (let x = 0; x < content.width; x++) {
       const src = ((y + content.y) * S + (x + content.x)) * 3
       const dst = (y * content.width + x) * 3
       for (let k = 0; k < 3; k++) {
-        const v = darkening[src + k]
+        const v = (darkening[src + k] - SHADOW_FLOOR) / (1 - SHADOW_FLOOR)
         dSmall[dst + k] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255)
       }
     }
   }
-  const dFull =
-    content.width === window.width && content.height === window.height
+  // Smooth upsampling in two stages: a Mitchell filter (sharp) to at most 4x the model output, then
+  // bilinear from there to the window size, fused into the composite loop below, so the full-size
+  // darkening is never materialised (a 9 MP window would be 27 MB written and read again).
+  const midW = Math.min(window.width, content.width * 4)
+  const midH = Math.min(window.height, content.height * 4)
+  const mid =
+    midW === content.width && midH === content.height
       ? dSmall
       : await sharp(dSmall, { raw: { width: content.width, height: content.height, channels: 3 } })
-          .resize(window.width, window.height, { fit: 'fill', kernel: 'mitchell' })
+          .resize(midW, midH, { fit: 'fill', kernel: 'mitchell' })
           .raw()
           .toBuffer()
   const t3 = performance.now()
 
   const composite: RawImage = options.inPlace ? image : { ...image, data: new Uint8Array(image.data) }
-  const out = composite.data
-  const channels = image.channels
-  const wantLayer = options.layer !== false
-  const layerData = wantLayer ? new Uint8Array(window.width * window.height * 4) : null
-  const maskData = mask.data
-  for (let wy = 0; wy < window.height; wy++) {
-    const rowStart = (window.y + wy) * image.width + window.x
-    for (let wx = 0; wx < window.width; wx++) {
-      const p = rowStart + wx
-      const di = (wy * window.width + wx) * 3
-      if (maskData[p] !== 0) {
-        // The object keeps its pixels; its layer pixel stays transparent white.
-        if (layerData) {
-          const li = (wy * window.width + wx) * 4
-          layerData[li] = 255
-          layerData[li + 1] = 255
-          layerData[li + 2] = 255
-        }
-        continue
-      }
-      const d0 = dFull[di]
-      const d1 = dFull[di + 1]
-      const d2 = dFull[di + 2]
-      if ((d0 | d1 | d2) !== 0) {
-        const o = p * channels
-        // round(v * (255 - d) / 255) in integers: t + (t >> 8) >> 8 divides by 255 exactly after the +128.
-        let t = out[o] * (255 - d0) + 128
-        out[o] = (t + (t >> 8)) >> 8
-        t = out[o + 1] * (255 - d1) + 128
-        out[o + 1] = (t + (t >> 8)) >> 8
-        t = out[o + 2] * (255 - d2) + 128
-        out[o + 2] = (t + (t >> 8)) >> 8
-      }
-      if (layerData) {
-        const li = (wy * window.width + wx) * 4
-        const a = d0 > d1 ? (d0 > d2 ? d0 : d2) : d1 > d2 ? d1 : d2
-        if (a === 0) {
-          layerData[li] = 255
-          layerData[li + 1] = 255
-          layerData[li + 2] = 255
-        } else {
-          layerData[li] = Math.round((255 * (a - d0)) / a)
-          layerData[li + 1] = Math.round((255 * (a - d1)) / a)
-          layerData[li + 2] = Math.round((255 * (a - d2)) / a)
-          layerData[li + 3] = a
-        }
-      }
-    }
+  let layerData: Uint8Array | null = null
+  if (options.layer !== false) {
+    layerData = new Uint8Array(window.width * window.height * 4)
+    new Uint32Array(layerData.buffer).fill(0x00ffffff) // transparent white (little-endian RGBA 255,255,255,0)
   }
+  applyDarkening(composite, mask.data, window, mid, midW, midH, layerData)
   const t4 = performance.now()
 
   const occluders = new Float32Array(S * S)
@@ -302,6 +323,106 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
     window,
     warnings,
     timings: { crop: t1 - t0, infer: t2 - t1, upsample: t3 - t2, composite: t4 - t3 },
+  }
+}
+
+/**
+ * composite = photo * (1 - d) inside the window, object pixels skipped, with d bilinearly upsampled
+ * from `mid` (midW x midH x 3, 0-255) on the fly; also fills the RGBA multiply layer when given.
+ * A plain function of typed arrays so V8 optimises the hot loop.
+ */
+function applyDarkening(composite: RawImage, maskData: Uint8Array, window: Rect, mid: Uint8Array, midW: number, midH: number, layerData: Uint8Array | null): void {
+  const ww = window.width
+  const xTaps = bilinearTaps(midW, ww)
+  const yTaps = bilinearTaps(midH, window.height)
+  // Horizontally resampled rows of `mid` (two cached: output rows walk down monotonically).
+  let rowA = new Float64Array(ww * 3)
+  let rowB = new Float64Array(ww * 3)
+  const rowD = new Uint8Array(ww * 3)
+  const horizontal = (row: number, dst: Float64Array) => {
+    const base = row * midW * 3
+    for (let x = 0; x < ww; x++) {
+      const i0 = base + xTaps.i0[x] * 3
+      const i1 = base + xTaps.i1[x] * 3
+      const w = xTaps.w[x]
+      dst[x * 3] = mid[i0] + (mid[i1] - mid[i0]) * w
+      dst[x * 3 + 1] = mid[i0 + 1] + (mid[i1 + 1] - mid[i0 + 1]) * w
+      dst[x * 3 + 2] = mid[i0 + 2] + (mid[i1 + 2] - mid[i0 + 2]) * w
+    }
+  }
+  const out = composite.data
+  const channels = composite.channels
+  const imageWidth = composite.width
+  // Only the window rows/columns whose taps reach a nonzero sample of `mid` can change.
+  const area = nonzeroArea(mid, midW, midH)
+  if (!area) return
+  const [x0, x1] = tapRange(xTaps, area.x0, area.x1)
+  const [y0, y1] = tapRange(yTaps, area.y0, area.y1)
+  let rowAIndex = -1
+  let rowBIndex = -1
+  for (let wy = y0; wy < y1; wy++) {
+    const j0 = yTaps.i0[wy]
+    const j1 = yTaps.i1[wy]
+    const wv = yTaps.w[wy]
+    if (rowAIndex !== j0) {
+      if (rowBIndex === j0) {
+        const t = rowA
+        rowA = rowB
+        rowB = t
+        rowBIndex = -1
+      } else {
+        horizontal(j0, rowA)
+      }
+      rowAIndex = j0
+    }
+    if (rowBIndex !== j1) {
+      horizontal(j1, rowB)
+      rowBIndex = j1
+    }
+    // This row's darkening, 0-255, in one simple loop (cheap to optimise).
+    let any = 0
+    for (let k = x0 * 3; k < x1 * 3; k++) {
+      const v = (rowA[k] + (rowB[k] - rowA[k]) * wv + 0.5) | 0
+      rowD[k] = v
+      any |= v
+    }
+    const rowStart = (window.y + wy) * imageWidth + window.x
+    if (any === 0) continue
+    for (let wx = x0; wx < x1; wx++) {
+      const p = rowStart + wx
+      // The object keeps its pixels.
+      if (maskData[p] !== 0) continue
+      const k = wx * 3
+      const d0 = rowD[k]
+      const d1 = rowD[k + 1]
+      const d2 = rowD[k + 2]
+      if ((d0 | d1 | d2) === 0) continue
+      const o = p * channels
+      // round(v * (255 - d) / 255) in integers: (t + (t >> 8)) >> 8 divides by 255 exactly after the +128.
+      let t = out[o] * (255 - d0) + 128
+      out[o] = (t + (t >> 8)) >> 8
+      t = out[o + 1] * (255 - d1) + 128
+      out[o + 1] = (t + (t >> 8)) >> 8
+      t = out[o + 2] * (255 - d2) + 128
+      out[o + 2] = (t + (t >> 8)) >> 8
+    }
+    if (layerData) {
+      // alpha a = max_c d_c, colour c_k = 1 - d_k / a; transparent white where there is no shadow or the object.
+      let li = (wy * ww + x0) * 4
+      for (let wx = x0; wx < x1; wx++, li += 4) {
+        const k = wx * 3
+        const d0 = rowD[k]
+        const d1 = rowD[k + 1]
+        const d2 = rowD[k + 2]
+        const a = maskData[rowStart + wx] !== 0 ? 0 : d0 > d1 ? (d0 > d2 ? d0 : d2) : d1 > d2 ? d1 : d2
+        if (a !== 0) {
+          layerData[li] = ((255 * (a - d0)) / a + 0.5) | 0
+          layerData[li + 1] = ((255 * (a - d1)) / a + 0.5) | 0
+          layerData[li + 2] = ((255 * (a - d2)) / a + 0.5) | 0
+          layerData[li + 3] = a
+        }
+      }
+    }
   }
 }
 

@@ -60,10 +60,8 @@ describe('generateShadow (photo resolution)', () => {
     expect(image.data).toEqual(original) // input untouched (not in place)
     expect(result.objectBox).toEqual({ x: 100, y: 70, width: 41, height: 41 })
     const win = result.window
-    // 2.75 x 41 = 113 px square, object centre 45% from the top.
-    expect(win.width).toBe(113)
-    expect(win.height).toBe(113)
-    expect(win.y).toBe(Math.round(90.5 - 0.45 * 113))
+    // 8 x 41 px is more than the photo's short side: a 200 px square, centred on the object horizontally.
+    expect(win).toEqual({ x: 21, y: 0, width: 200, height: 200 })
     const out = result.composite.data
     let changed = 0
     let wrongOutside = 0
@@ -109,14 +107,13 @@ describe('generateShadow (photo resolution)', () => {
 
   it('works with an object on the border (clamped window, warning) and with in-place output', async () => {
     const image = photo(160, 90)
-    const mask = discMask(160, 90, 150, 80, 30)
+    const mask = discMask(160, 90, 110, 60, 40) // 81 px tall in a 90 px photo, touching the bottom
     const result = await generateShadow(engine, { image, mask }, { inPlace: true, layer: false })
     expect(result.composite.data).toBe(image.data)
     expect(result.layer).toBeNull()
     expect(result.window.height).toBe(90)
     expect(result.warnings.join(' ')).toMatch(/border/)
-    expect(result.warnings.join(' ')).toMatch(/less room/)
-    expect(result.attention.content.height).toBeLessThan(32) // letterboxed
+    expect(result.warnings.join(' ')).toMatch(/little room/)
   })
 
   it('refuses empty, full and wrong-sized masks with clear errors', async () => {
@@ -137,6 +134,15 @@ describe('generateShadow (photo resolution)', () => {
     expect(Math.abs(scaled.height - 10)).toBeLessThanOrEqual(1) // resampling blurs the alpha step by a pixel
     expect(Array.from(image.data.subarray((20 * 100 + 95) * 3, (20 * 100 + 95) * 3 + 3))).toEqual([255, 0, 0])
     await expectUserError(placeCutout(bg, cut, { x: 200, y: 0 }), 'CUTOUT_OUTSIDE')
+  })
+
+  it('letterboxes a window wider than the photo is tall', async () => {
+    const image = photo(200, 40)
+    const mask = discMask(200, 40, 100, 20, 5)
+    for (let y = 15; y < 25; y++) for (let x = 10; x < 190; x++) mask.data[y * 200 + x] = 255 // a long flat object
+    const result = await generateShadow(engine, { image, mask })
+    expect(result.window).toEqual({ x: 10, y: 0, width: 180, height: 40 })
+    expect(result.attention.content).toEqual({ x: 0, y: 12, width: 32, height: 7 })
   })
 
   it('keeps the context window inside the photo and around the object', () => {

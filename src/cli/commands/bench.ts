@@ -1,0 +1,223 @@
+import { promises as fs } from 'node:fs'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import sharp from 'sharp'
+import type { Command } from '../command'
+import { intOption, parseCommandArgs } from '../args'
+import { UserError } from '../../core/errors'
+import { decodeMask, decodeRgb, encodeImage, type RawImage } from '../../core/image'
+import type { ShadowEngine } from '../../engine/inference'
+
+const usage = `usage: umbra bench [--model DIR] [--image PHOTO.jpg [--mask MASK.png]] [--runs N] [--threads T]
+
+Measures the shadow engine on this machine:
+  - which runtime and backend 'auto' picks, and the model's GFLOP per inference
+  - median ms per inference at model resolution on every runtime available (onnxruntime, tfjs)
+    and the achieved GFLOP/s
+  - the full pipeline on a 12-megapixel JPEG inside this (warm) process, stage by stage:
+    decode, crop, infer, upsample, composite, encode
+  - ms per training step (when the trainer provides a step benchmark)
+  --model DIR    model folder (default resources/models/default; if none is installed, a freshly
+                 initialised model of the current architecture is benchmarked, which costs the same)
+  --image FILE   the 12 MP JPEG (default: generated from a real photo in ../shared/real-dev)
+  --mask FILE    its object mask (default: the real photo's object mask, or a centred ellipse)
+  --runs N       timed repetitions (default 20 inferences, 5 pipelines)
+  --threads T    onnxruntime threads (default: all cores)`
+
+const REAL_DEV = new URL('../../../../shared/real-dev/desobav2_0/', import.meta.url).pathname
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+async function timeInference(engine: ShadowEngine, runs: number): Promise<number> {
+  const S = engine.size
+  const batch = new Float32Array(S * S * 4)
+  for (let i = 0; i < S * S; i++) {
+    batch[i * 4] = (i % 97) / 97
+    batch[i * 4 + 1] = (i % 89) / 89
+    batch[i * 4 + 2] = (i % 83) / 83
+    const x = i % S
+    const y = Math.floor(i / S)
+    batch[i * 4 + 3] = (x - S / 2) ** 2 + (y - S / 2) ** 2 < (S / 6) ** 2 ? 1 : 0
+  }
+  for (let i = 0; i < 3; i++) await engine.infer(batch, 1) // warm-up: allocations, JIT, caches
+  const times: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now()
+    await engine.infer(batch, 1)
+    times.push(performance.now() - t)
+  }
+  return median(times)
+}
+
+/** A 12 MP test JPEG from a real 256 px photo: upscaled, with film grain so it encodes like a real photo. */
+async function makeTestPhoto(dir: string): Promise<{ image: string; mask: string }> {
+  const width = 4032
+  const height = 3024
+  const image = join(dir, 'bench-12mp.jpg')
+  const mask = join(dir, 'bench-12mp-mask.png')
+  const src = join(REAL_DEV, 'noshadow.png')
+  if (!existsSync(src)) throw new UserError('NO_TEST_PHOTO', `no --image given and no real photo at ${src} to build one from`)
+  const grain = await sharp({ create: { width, height, channels: 3, background: { r: 128, g: 128, b: 128 }, noise: { type: 'gaussian', mean: 128, sigma: 24 } } })
+    .raw()
+    .toBuffer()
+  const upscaled = await sharp(src).removeAlpha().resize(width, height, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer()
+  for (let i = 0; i < upscaled.length; i++) upscaled[i] = Math.max(0, Math.min(255, upscaled[i] + ((grain[i] - 128) >> 2)))
+  await sharp(upscaled, { raw: { width, height, channels: 3 } }).jpeg({ quality: 92 }).toFile(image)
+  await sharp(join(REAL_DEV, 'object.png')).resize(width, height, { fit: 'fill', kernel: 'nearest' }).greyscale().png().toFile(mask)
+  return { image, mask }
+}
+
+function ellipseMask(width: number, height: number): RawImage {
+  const data = new Uint8Array(width * height)
+  const cx = width / 2
+  const cy = height / 2
+  const rx = width / 8
+  const ry = height / 4
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1) data[y * width + x] = 255
+  return { width, height, channels: 1, data }
+}
+
+/** A freshly initialised model of the current architecture (same cost as a trained one). */
+async function freshModelDir(dir: string): Promise<string> {
+  const tf = await import('@tensorflow/tfjs')
+  const { initTfBackend } = await import('../../engine/backend')
+  await initTfBackend()
+  const arch = await import('../../engine/model/architecture')
+  const { saveModelDir } = await import('../../engine/model-dir')
+  const out = join(dir, 'fresh-model')
+  const model = arch.buildShadowModel(arch.DEFAULT_MODEL_CONFIG)
+  await saveModelDir(out, model, {
+    name: 'fresh (untrained, for benchmarking)',
+    inputSize: arch.DEFAULT_MODEL_CONFIG.size,
+    architectureVersion: arch.ARCHITECTURE_VERSION,
+    architecture: { ...arch.DEFAULT_MODEL_CONFIG },
+  })
+  model.dispose()
+  void tf
+  return out
+}
+
+const command: Command = {
+  name: 'bench',
+  summary: 'measure inference and training speed',
+  usage,
+  async run(argv) {
+    const { values } = parseCommandArgs(
+      argv,
+      { model: { type: 'string' }, image: { type: 'string' }, mask: { type: 'string' }, runs: { type: 'string' }, threads: { type: 'string' } },
+      usage,
+    )
+    const runs = intOption(values.runs, 'runs', 20, 1, 1000)
+    const pipelineRuns = Math.max(1, Math.min(runs, values.runs === undefined ? 5 : runs))
+    const threads = values.threads === undefined ? undefined : intOption(values.threads, 'threads', 1, 1, 256)
+    const work = await fs.mkdtemp(join(tmpdir(), 'umbra-bench-'))
+    try {
+      const { createShadowEngine } = await import('../../engine/inference')
+      const { defaultModelDir, readModelManifest } = await import('../../engine/model-dir')
+      let modelDir = values.model
+      if (modelDir === undefined) {
+        modelDir = defaultModelDir()
+        if (!existsSync(modelDir)) {
+          console.log(`no model installed at ${modelDir}: benchmarking a freshly initialised model of the current architecture`)
+          modelDir = await freshModelDir(work)
+        }
+      }
+      const manifest = await readModelManifest(modelDir)
+      const gflop = manifest.onnx.flops / 1e9
+      console.log(`model: ${manifest.name} (${manifest.architectureVersion}), ${manifest.inputSize} px, ${manifest.parameterCount.toLocaleString('en')} parameters`)
+      console.log(`model cost: ${gflop.toFixed(3)} GFLOP per inference (counted from the layer shapes; multiply-add = 2)`)
+
+      const auto = await createShadowEngine({ modelDir, threads })
+      console.log(`auto runtime: ${auto.runtime} / ${auto.backend} (${auto.detail})`)
+      await auto.dispose()
+
+      console.log('')
+      console.log(`inference at ${manifest.inputSize}x${manifest.inputSize}, batch 1, median of ${runs}:`)
+      for (const runtime of ['onnx', 'tfjs'] as const) {
+        let engine: ShadowEngine
+        try {
+          engine = await createShadowEngine({ modelDir, runtime, threads })
+        } catch (err) {
+          console.log(`  ${runtime.padEnd(5)} unavailable: ${(err as Error).message}`)
+          continue
+        }
+        try {
+          const ms = await timeInference(engine, runtime === 'tfjs' ? Math.min(runs, 10) : runs)
+          console.log(`  ${runtime.padEnd(5)} ${engine.backend.padEnd(16)} ${ms.toFixed(1).padStart(7)} ms   ${(gflop / (ms / 1000)).toFixed(1).padStart(6)} GFLOP/s   (${engine.detail})`)
+        } finally {
+          await engine.dispose()
+        }
+      }
+
+      console.log('')
+      let imagePath = values.image
+      let maskPath = values.mask
+      if (imagePath === undefined) {
+        ;({ image: imagePath, mask: maskPath } = await makeTestPhoto(work))
+        console.log(`12 MP test photo generated from ${join(REAL_DEV, 'noshadow.png')} (upscaled, with grain)`)
+      }
+      const imageBytes = await fs.readFile(imagePath)
+      const { generateShadow } = await import('../../engine/pipeline')
+      const engine = await createShadowEngine({ modelDir, threads })
+      try {
+        const rows: Record<string, number[]> = { decode: [], 'mask decode': [], crop: [], infer: [], upsample: [], composite: [], encode: [], total: [] }
+        let info = ''
+        for (let r = 0; r < pipelineRuns + 1; r++) {
+          const t0 = performance.now()
+          const image = await decodeRgb(imageBytes)
+          const t1 = performance.now()
+          const mask = maskPath !== undefined ? await decodeMask(maskPath) : ellipseMask(image.width, image.height)
+          const t2 = performance.now()
+          const result = await generateShadow(engine, { image, mask }, { layer: false, inPlace: true })
+          const t3 = performance.now()
+          const jpeg = await encodeImage(result.composite, { format: 'jpeg' })
+          const t4 = performance.now()
+          if (r === 0) {
+            info = `${image.width}x${image.height} (${((image.width * image.height) / 1e6).toFixed(1)} MP), window ${result.window.width}x${result.window.height}, JPEG ${(imageBytes.length / 1e6).toFixed(1)} MB in, ${(jpeg.length / 1e6).toFixed(1)} MB out`
+            continue // warm-up
+          }
+          rows.decode.push(t1 - t0)
+          rows['mask decode'].push(t2 - t1)
+          rows.crop.push(result.timings.crop)
+          rows.infer.push(result.timings.infer)
+          rows.upsample.push(result.timings.upsample)
+          rows.composite.push(result.timings.composite)
+          rows.encode.push(t4 - t3)
+          rows.total.push(t4 - t0)
+        }
+        console.log(`full pipeline, warm process, ${engine.runtime}, median of ${pipelineRuns}: ${info}`)
+        for (const [name, xs] of Object.entries(rows)) console.log(`  ${name.padEnd(12)} ${median(xs).toFixed(0).padStart(6)} ms`)
+        console.log('  (upsample = Mitchell to 4x model size; the last bilinear stage is fused into composite)')
+      } finally {
+        await engine.dispose()
+      }
+
+      console.log('')
+      console.log(`training step: ${await trainStepLine()}`)
+      return 0
+    } finally {
+      await fs.rm(work, { recursive: true, force: true })
+    }
+  },
+}
+
+/** The trainer's own step benchmark, when it exists (TRAIN's src/engine/train). */
+async function trainStepLine(): Promise<string> {
+  let mod: Record<string, unknown>
+  try {
+    mod = (await import(/* @vite-ignore */ '../../engine/train/bench-step' as string)) as Record<string, unknown>
+  } catch {
+    return 'n/a (the trainer has no step benchmark yet)'
+  }
+  const fn = mod.benchTrainStep
+  if (typeof fn !== 'function') return 'n/a (the trainer has no step benchmark yet)'
+  const r = (await fn()) as { msPerStep: number; batch: number; backend: string }
+  return `${r.msPerStep.toFixed(0)} ms per step (batch ${r.batch}, tfjs ${r.backend})`
+}
+
+export default command
