@@ -27,15 +27,25 @@ export type WindowBounds = z.infer<typeof WindowBounds>
 export const FolderKind = z.enum(['photo', 'object', 'project', 'export', 'batchIn', 'batchOut', 'pairs'])
 export type FolderKind = z.infer<typeof FolderKind>
 
-export const Preferences = z.object({
-  exportFormat: z.enum(['png', 'jpeg']).default('png'),
-  jpegQuality: z.number().int().min(1).max(100).default(92),
+const preferenceFields = {
+  exportFormat: z.enum(['png', 'jpeg']),
+  jpegQuality: z.number().int().min(1).max(100),
   /** Open the bundled sample when the editor starts with nothing open (set false after first start). */
-  openSampleOnStart: z.boolean().default(true),
+  openSampleOnStart: z.boolean(),
   /** Longest side of the previews shown on the canvas (the originals are kept for export). */
-  previewMaxSide: z.number().int().min(256).max(8192).default(2048),
+  previewMaxSide: z.number().int().min(256).max(8192),
+}
+
+export const Preferences = z.object({
+  exportFormat: preferenceFields.exportFormat.default('png'),
+  jpegQuality: preferenceFields.jpegQuality.default(92),
+  openSampleOnStart: preferenceFields.openSampleOnStart.default(true),
+  previewMaxSide: preferenceFields.previewMaxSide.default(2048),
 })
 export type Preferences = z.infer<typeof Preferences>
+
+/** A change to some preferences: no defaults here, so fields left out keep their stored values. */
+export const PreferencesPatch = z.object(preferenceFields).partial()
 
 export const MAX_RECENT_FILES = 10
 
@@ -52,7 +62,7 @@ export type Settings = z.infer<typeof Settings>
 export const SettingsPatch = z.object({
   windowBounds: WindowBounds.optional(),
   lastFolders: z.partialRecord(FolderKind, z.string().max(4096)).optional(),
-  preferences: Preferences.partial().optional(),
+  preferences: PreferencesPatch.optional(),
   panels: z.record(z.string(), z.unknown()).optional(),
 })
 export type SettingsPatch = z.infer<typeof SettingsPatch>

@@ -10,10 +10,11 @@ describe('settings', () => {
     const backend = new MemoryBackend()
     const s = new SettingsService(backend)
     expect(s.get().preferences).toMatchObject({ exportFormat: 'png', jpegQuality: 92, openSampleOnStart: true })
+    await s.update({ preferences: { openSampleOnStart: false } })
     await s.update({ preferences: { jpegQuality: 70 }, lastFolders: { photo: '/a' } })
     await s.update({ lastFolders: { export: '/b' }, windowBounds: { width: 1200, height: 800, maximized: false } })
     const v = s.get()
-    expect(v.preferences).toMatchObject({ exportFormat: 'png', jpegQuality: 70 })
+    expect(v.preferences).toMatchObject({ exportFormat: 'png', jpegQuality: 70, openSampleOnStart: false }) // a patch never resets other fields
     expect(v.lastFolders).toEqual({ photo: '/a', export: '/b' })
     expect((backend.value as { windowBounds: unknown }).windowBounds).toEqual({ width: 1200, height: 800, maximized: false })
   })
