@@ -21,6 +21,12 @@ export interface PairImages {
   objectShadow: Float32Array
   occluders: Float32Array
   occluderShadows: Float32Array
+  /**
+   * Whether the occluder / occluder-shadow masks are known (default true). User pairs for
+   * fine-tuning may lack them: those channels are then left out of the attention loss instead of
+   * being trained towards an invented (empty) mask.
+   */
+  attentionKnown?: [boolean, boolean]
 }
 
 export interface PairEntry {
@@ -74,7 +80,8 @@ async function readSeed(metaPath: string): Promise<number | undefined> {
   }
 }
 
-async function resizeRaw(img: RawImage, size: number): Promise<Uint8Array> {
+/** Resizes raw pixels to size x size (linear); exported for fine-tuning's own pair reader. */
+export async function resizeRaw(img: RawImage, size: number): Promise<Uint8Array> {
   if (img.width === size && img.height === size) return img.data
   const buf = await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
     raw: { width: img.width, height: img.height, channels: img.channels },
@@ -88,7 +95,7 @@ async function resizeRaw(img: RawImage, size: number): Promise<Uint8Array> {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
 }
 
-function toFloat(data: Uint8Array): Float32Array {
+export function toFloat(data: Uint8Array): Float32Array {
   const out = new Float32Array(data.length)
   for (let i = 0; i < data.length; i++) out[i] = data[i] / 255
   return out
@@ -154,6 +161,8 @@ export interface TrainExample {
   objectShadow: Float32Array
   /** S*S: object mask. */
   object: Float32Array
+  /** Per attention channel: 1 = supervised, 0 = mask unknown (left out of the loss). Absent = both known. */
+  attentionWeight?: [number, number]
 }
 
 /** Bounding box (inclusive, pixels) of mask values > 0.5, or null when empty. */
@@ -207,6 +216,7 @@ export function makeExample(pair: PairImages, s: number, aug: AugmentOptions, rn
     objectShadow: new Float32Array(n),
     object: new Float32Array(n),
   }
+  if (pair.attentionKnown) ex.attentionWeight = [pair.attentionKnown[0] ? 1 : 0, pair.attentionKnown[1] ? 1 : 0]
   const photometric = (v: number, c: number) => Math.pow(Math.min(1, v * gains[c]), gamma)
   for (let y = 0; y < s; y++) {
     const sy = Math.min(src - 1, Math.max(0, oy + (y + 0.5) * scale - 0.5))

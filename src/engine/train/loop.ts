@@ -28,6 +28,8 @@ import { renderLossPlot, renderSheet, smooth, type Tile } from './plot'
  */
 export interface TrainOptions {
   dataDir: string
+  /** Use these examples instead of scanning dataDir (dataDir then only names the data in messages). */
+  dataset?: TrainDataSource
   outDir: string
   /** Total step count to reach (a resumed run continues up to it). */
   steps: number
@@ -62,6 +64,18 @@ export interface TrainOptions {
   onStart?: (info: { step: number; generator: tf.LayersModel; resumed: boolean }) => void
   onProgress?: (p: TrainProgress) => void
   log?: (line: string) => void
+}
+
+/**
+ * Where training examples come from: PairDataset (a pair folder) by default; fine-tuning passes its
+ * own checked list of user pairs with a fixed validation split.
+ */
+export interface TrainDataSource {
+  readonly trainCount: number
+  readonly valEntries: readonly unknown[]
+  rescan(): Promise<void>
+  batch(n: number, rng: TrainRng, aug: AugmentOptions): Promise<TrainExample[]>
+  valBatch(limit: number): Promise<TrainExample[]>
 }
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'dataDir' | 'outDir' | 'backend'> = {
@@ -146,7 +160,7 @@ const LOG_FILE = 'loss-log.jsonl'
 
 export function stackBatch(examples: TrainExample[], s: number): BatchTensors {
   const b = examples.length
-  const cat = (key: keyof TrainExample, ch: number) => {
+  const cat = (key: Exclude<keyof TrainExample, 'attentionWeight'>, ch: number) => {
     const out = new Float32Array(b * s * s * ch)
     examples.forEach((e, i) => out.set(e[key], i * s * s * ch))
     return tf.tensor4d(out, [b, s, s, ch])
@@ -158,11 +172,16 @@ export function stackBatch(examples: TrainExample[], s: number): BatchTensors {
     attention: cat('attention', 2),
     objectShadow: cat('objectShadow', 1),
     object: cat('object', 1),
+    // Only when some sample lacks an occluder mask (fine-tuning pairs): otherwise the loss is unchanged.
+    attentionWeight: examples.some((e) => e.attentionWeight)
+      ? tf.tensor4d(examples.flatMap((e) => e.attentionWeight ?? [1, 1]), [b, 1, 1, 2])
+      : undefined,
   }
 }
 
 function disposeBatch(b: BatchTensors): void {
   tf.dispose([b.input, b.noShadow, b.shadow, b.attention, b.objectShadow, b.object])
+  if (b.attentionWeight) b.attentionWeight.dispose()
 }
 
 export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
@@ -215,7 +234,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   const modelName = ckpt?.meta.modelName ?? opts.modelName ?? 'umbra-shadow'
   const baseModel = ckpt?.meta.baseModel ?? opts.baseModel ?? null
 
-  const dataset = new PairDataset(opts.dataDir, s)
+  const dataset: TrainDataSource = opts.dataset ?? new PairDataset(opts.dataDir, s)
   await dataset.rescan()
   if (dataset.trainCount === 0) {
     throw new UserError('NO_PAIRS', `no complete training pairs in ${opts.dataDir} (each sample is a folder with noshadow.png, shadow.png, object.png, object-shadow.png, occluders.png, occluder-shadows.png)`)

@@ -28,6 +28,8 @@ export interface BatchTensors {
   attention: tf.Tensor4D // [B,S,S,2]
   objectShadow: tf.Tensor4D // [B,S,S,1]
   object: tf.Tensor4D // [B,S,S,1]
+  /** [B,1,1,2]: 1 where the occluder / occluder-shadow mask is known, 0 where it is not (fine-tuning pairs); absent = all known. */
+  attentionWeight?: tf.Tensor4D
 }
 
 /** d* = clamp(1 - shadow/noshadow) per channel: the darkening that turns the shadow-free photo into the target. */
@@ -61,8 +63,11 @@ function weightedMean(x: tf.Tensor, w: tf.Tensor): tf.Scalar {
   return tf.div(tf.sum(tf.mul(x, w)), tf.mul(tf.maximum(tf.sum(w), 1e-6), channels)) as tf.Scalar
 }
 
-/** Class-balanced binary cross-entropy on sigmoid outputs, per channel. */
-export function balancedBce(pred: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar {
+/**
+ * Class-balanced binary cross-entropy on sigmoid outputs, per channel. `known` [B,1,1,C] (optional)
+ * leaves out the channels of samples whose mask is unknown: they neither count nor pull the output.
+ */
+export function balancedBce(pred: tf.Tensor4D, target: tf.Tensor4D, known?: tf.Tensor4D): tf.Scalar {
   return tf.tidy(() => {
     const eps = 1e-6
     const p = tf.clipByValue(pred, eps, 1 - eps)
@@ -70,7 +75,9 @@ export function balancedBce(pred: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar {
     const total = target.size / (target.shape[3] as number)
     const posWeight = tf.clipByValue(tf.div(tf.sub(total, pos), tf.maximum(pos, 1)), 1, 10)
     const loss = tf.neg(tf.add(tf.mul(tf.mul(target, tf.log(p)), posWeight), tf.mul(tf.sub(1, target), tf.log(tf.sub(1, p)))))
-    return tf.mean(loss) as tf.Scalar
+    if (!known) return tf.mean(loss) as tf.Scalar
+    const pixels = (target.shape[1] as number) * (target.shape[2] as number)
+    return tf.div(tf.sum(tf.mul(loss, known)), tf.maximum(tf.mul(tf.sum(known), pixels), 1)) as tf.Scalar
   })
 }
 
@@ -105,7 +112,7 @@ export function generatorLoss(
   const darkening = weightedMean(tf.abs(tf.sub(outputs.darkening, target)), w)
   const comp = composite(batch.noShadow, outputs.darkening) as tf.Tensor4D
   const image = tf.mean(tf.squaredDifference(comp, batch.shadow)) as tf.Scalar
-  const attention = balancedBce(outputs.attention, batch.attention)
+  const attention = balancedBce(outputs.attention, batch.attention, batch.attentionWeight)
   const gradient = gradientL1(comp, batch.shadow)
   let adversarial = tf.scalar(0)
   if (discriminate && weights.adversarial > 0) {
