@@ -1,0 +1,94 @@
+import { promises as fs } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
+import type { Command } from '../command'
+import { intOption, parseCommandArgs, requireOption } from '../args'
+import { ProgressBar } from '../progress'
+import { UserError } from '../../core/errors'
+
+const usage = `usage: umbra eval --data DIR [--model DIR] [--baseline identity|geometric|all|none] [options]
+
+Scores shadow generation on a folder of pairs at 256x256 (GRMSE, LRMSE, GSSIM, LSSIM with an
+11x11 window, BER) for the model and the baselines; prints the table, writes per-sample.csv,
+summary.json and comparison.png.
+
+  --data DIR        pair folder (held-out seeds are used here; that is what they are for)
+  --model DIR       a model folder, or a training run folder (its model/ is used)
+  --baseline NAME   identity, geometric, all (default) or none
+  --runtime NAME    auto (default), onnx or tfjs: how the model runs (the umbra shadow pipeline)
+  --limit N         only the first N samples
+  --out DIR         where the CSV / sheet go (default runs/eval/<data folder name>[-<model name>])`
+
+async function resolveModelDir(dir: string): Promise<string> {
+  const hasManifest = async (d: string) => fs.stat(join(d, 'manifest.json')).then(() => true, () => false)
+  if (await hasManifest(dir)) return dir
+  if (await hasManifest(join(dir, 'model'))) return join(dir, 'model')
+  throw new UserError('MODEL_NOT_FOUND', `${dir} is neither a model folder nor a training run with a model/ folder (no manifest.json)`)
+}
+
+const command: Command = {
+  name: 'eval',
+  summary: 'evaluate a model on pairs (GRMSE, LRMSE, SSIM, BER)',
+  usage,
+  async run(argv) {
+    const { values } = parseCommandArgs(
+      argv,
+      {
+        data: { type: 'string' },
+        model: { type: 'string' },
+        baseline: { type: 'string' },
+        runtime: { type: 'string' },
+        limit: { type: 'string' },
+        out: { type: 'string' },
+      },
+      usage,
+    )
+    const dataDir = requireOption(values.data, 'data', usage)
+    const limit = intOption(values.limit, 'limit', 0, 0)
+    const baselineArg = values.baseline ?? 'all'
+    const { BASELINES } = await import('../../engine/baselines')
+    if (!['all', 'none', ...BASELINES].includes(baselineArg)) {
+      throw new UserError('BAD_ARGS', `--baseline must be identity, geometric, all or none, got '${baselineArg}'`)
+    }
+    const runtime = (values.runtime ?? 'auto') as 'auto' | 'onnx' | 'tfjs'
+    if (!['auto', 'onnx', 'tfjs'].includes(runtime)) throw new UserError('BAD_ARGS', `--runtime must be auto, onnx or tfjs, got '${runtime}'`)
+    const baselines = baselineArg === 'all' ? BASELINES : baselineArg === 'none' ? [] : [baselineArg as (typeof BASELINES)[number]]
+    if (baselines.length === 0 && !values.model) throw new UserError('BAD_ARGS', 'nothing to evaluate: give --model or a baseline')
+
+    const { evaluate, baselineMethod, formatTable } = await import('../../engine/evaluate')
+    const methods = baselines.map(baselineMethod)
+    let dispose: (() => Promise<void>) | null = null
+    let modelLabel = ''
+    if (values.model) {
+      const modelDir = await resolveModelDir(values.model)
+      const { createShadowEngine } = await import('../../engine/inference')
+      const { generateShadow } = await import('../../engine/pipeline')
+      const engine = await createShadowEngine({ modelDir, runtime })
+      dispose = () => engine.dispose()
+      modelLabel = basename(resolve(values.model))
+      console.error(`umbra eval: model ${modelDir} (${engine.manifest.name}, ${engine.size}px, ${engine.manifest.training?.steps ?? 0} steps) on ${engine.runtime}/${engine.backend}`)
+      methods.push({
+        name: 'model',
+        predict: async (s) => (await generateShadow(engine, { image: s.noShadow, mask: s.object }, { layer: false })).composite,
+      })
+    }
+    const outDir = values.out ?? join('runs', 'eval', `${basename(resolve(dataDir))}${modelLabel ? `-${modelLabel}` : ''}`)
+    let bar: ProgressBar | null = null
+    try {
+      const result = await evaluate(dataDir, methods, outDir, {
+        limit: limit || undefined,
+        onProgress: (done, total) => {
+          if (!bar) bar = new ProgressBar(total, 'eval', 'samples')
+          bar.update(done)
+        },
+      })
+      console.log(`${result.samples.length} samples from ${dataDir} at 256x256${result.skipped.length ? ` (${result.skipped.length} skipped: ${result.skipped.slice(0, 3).map((s) => `${s.id}: ${s.reason}`).join('; ')})` : ''}`)
+      console.log(formatTable(result))
+      console.log(`per-sample CSV, summary and comparison sheet: ${outDir}/`)
+      return 0
+    } finally {
+      if (dispose) await dispose()
+    }
+  },
+}
+
+export default command
