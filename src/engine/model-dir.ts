@@ -14,9 +14,10 @@
  * This module imports tfjs only inside loadTfjsModel: reading a manifest or an ONNX file must not
  * pay for loading tfjs.
  */
-import { promises as fs } from 'node:fs'
+import { promises as fs, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { createHash } from 'node:crypto'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import type * as tf from '@tensorflow/tfjs'
 import { UserError } from '../core/errors'
@@ -81,9 +82,28 @@ export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex')
 }
 
+/**
+ * The Umbra checkout or install folder (the nearest folder above this module with Umbra's
+ * package.json). Found by walking up, so it is right from the sources and from a bundle alike.
+ */
+export function umbraRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }
+      if (pkg.name === 'umbra') return dir
+    } catch {
+      // no package.json here: keep walking up
+    }
+    const parent = dirname(dir)
+    if (parent === dir) return resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+    dir = parent
+  }
+}
+
 /** Where `umbra shadow` looks when no --model is given. */
 export function defaultModelDir(): string {
-  return resolve(new URL('../../resources/models/default', import.meta.url).pathname)
+  return join(umbraRoot(), 'resources', 'models', 'default')
 }
 
 /** The tfjs topology + weights of a model, captured through a custom IO handler (no tfjs import needed). */

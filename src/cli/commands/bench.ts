@@ -8,6 +8,7 @@ import { intOption, parseCommandArgs } from '../args'
 import { UserError } from '../../core/errors'
 import { decodeMask, decodeRgb, encodeImage, type RawImage } from '../../core/image'
 import type { ShadowEngine } from '../../engine/inference'
+import { umbraRoot } from '../../engine/model-dir'
 
 const usage = `usage: umbra bench [--model DIR] [--image PHOTO.jpg [--mask MASK.png]] [--runs N] [--threads T]
 
@@ -25,7 +26,11 @@ Measures the shadow engine on this machine:
   --runs N       timed repetitions (default 20 inferences, 5 pipelines)
   --threads T    onnxruntime threads (default: all cores)`
 
-const REAL_DEV = new URL('../../../../shared/real-dev/desobav2_0/', import.meta.url).pathname
+
+/** A real photo to build the 12 MP test image from: ../shared/real-dev beside the checkout. */
+function realDevSample(): string {
+  return join(umbraRoot(), '..', 'shared', 'real-dev', 'desobav2_0')
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -60,7 +65,7 @@ async function makeTestPhoto(dir: string): Promise<{ image: string; mask: string
   const height = 3024
   const image = join(dir, 'bench-12mp.jpg')
   const mask = join(dir, 'bench-12mp-mask.png')
-  const src = join(REAL_DEV, 'noshadow.png')
+  const src = join(realDevSample(), 'noshadow.png')
   if (!existsSync(src)) throw new UserError('NO_TEST_PHOTO', `no --image given and no real photo at ${src} to build one from`)
   const grain = await sharp({ create: { width, height, channels: 3, background: { r: 128, g: 128, b: 128 }, noise: { type: 'gaussian', mean: 128, sigma: 24 } } })
     .raw()
@@ -68,7 +73,7 @@ async function makeTestPhoto(dir: string): Promise<{ image: string; mask: string
   const upscaled = await sharp(src).removeAlpha().resize(width, height, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer()
   for (let i = 0; i < upscaled.length; i++) upscaled[i] = Math.max(0, Math.min(255, upscaled[i] + ((grain[i] - 128) >> 2)))
   await sharp(upscaled, { raw: { width, height, channels: 3 } }).jpeg({ quality: 92 }).toFile(image)
-  await sharp(join(REAL_DEV, 'object.png')).resize(width, height, { fit: 'fill', kernel: 'nearest' }).greyscale().png().toFile(mask)
+  await sharp(join(realDevSample(), 'object.png')).resize(width, height, { fit: 'fill', kernel: 'nearest' }).greyscale().png().toFile(mask)
   return { image, mask }
 }
 
@@ -119,6 +124,7 @@ const command: Command = {
     try {
       const { createShadowEngine } = await import('../../engine/inference')
       const { defaultModelDir, readModelManifest } = await import('../../engine/model-dir')
+
       let modelDir = values.model
       if (modelDir === undefined) {
         modelDir = defaultModelDir()
@@ -159,7 +165,7 @@ const command: Command = {
       let maskPath = values.mask
       if (imagePath === undefined) {
         ;({ image: imagePath, mask: maskPath } = await makeTestPhoto(work))
-        console.log(`12 MP test photo generated from ${join(REAL_DEV, 'noshadow.png')} (upscaled, with grain)`)
+        console.log(`12 MP test photo generated from ${join(realDevSample(), 'noshadow.png')} (upscaled, with grain)`)
       }
       const imageBytes = await fs.readFile(imagePath)
       const { generateShadow } = await import('../../engine/pipeline')

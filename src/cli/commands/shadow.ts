@@ -91,7 +91,7 @@ const command: Command = {
       if (inputResult.status === 'rejected') throw inputResult.reason
       const input = inputResult.value
       const t1 = performance.now()
-      const result = await generateShadow(engine, input, { layer: values.layer !== undefined })
+      const result = await generateShadow(engine, input, { layer: values.layer !== undefined, inPlace: true })
       const t2 = performance.now()
       // Encode everything first, write after: an encode failure leaves no file behind.
       const files: { path: string; bytes: Uint8Array }[] = []
