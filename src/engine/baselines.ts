@@ -219,8 +219,8 @@ function blur(src: Float32Array, width: number, height: number, radius: number):
 }
 
 /**
- * The soft shadow matte (0..1 per pixel) of the object projected with `k`: backward mapping (each
- * ground pixel looks up the silhouette pixel that lands on it), so the matte has no holes.
+ * The soft shadow matte (0..1 per pixel) of the object projected with `k`: forward mapping of the
+ * silhouette, supersampled so a stretched projection (|k| > 1) leaves no holes.
  */
 export function projectedShadowMatte(object: RawImage, k: [number, number]): Float32Array {
   const { width, height } = object
@@ -237,21 +237,24 @@ export function projectedShadowMatte(object: RawImage, k: [number, number]): Flo
   }
   if (foot < 0) return matte
   const objH = foot - y0 + 1
-  // Keep the ground projection invertible: a vertical component of at least 0.05 (sign kept).
+  // A shadow seen exactly edge-on has no area: keep a vertical component of at least 0.05 (sign kept).
   const ky = Math.abs(k[1]) < 0.05 ? (k[1] < 0 ? -0.05 : 0.05) : k[1]
   const kx = k[0]
-  for (let ty = 0; ty < height; ty++) {
-    const h = (ty - foot) / ky
-    if (h < 0 || h > objH) continue
-    const sy = foot - h
-    const syi = Math.round(sy)
-    if (syi < 0 || syi >= height) continue
-    for (let tx = 0; tx < width; tx++) {
-      const sx = Math.round(tx - h * kx)
-      if (sx < 0 || sx >= width) continue
-      if (isOn(object, syi * width + sx)) {
-        matte[ty * width + tx] = 1
-        heightOf[ty * width + tx] = h
+  const sub = Math.min(8, Math.max(1, Math.ceil(Math.max(Math.abs(kx), Math.abs(ky)) * 2)))
+  for (let i = 0; i < n; i++) {
+    if (!isOn(object, i)) continue
+    const x = i % width, y = (i / width) | 0
+    for (let a = 0; a < sub; a++) {
+      for (let b = 0; b < sub; b++) {
+        const sx = x + (b + 0.5) / sub - 0.5
+        const sy = y + (a + 0.5) / sub - 0.5
+        const h = Math.max(0, foot - sy)
+        const tx = Math.round(sx + h * kx)
+        const ty = Math.round(foot + h * ky)
+        if (tx < 0 || ty < 0 || tx >= width || ty >= height) continue
+        const j = ty * width + tx
+        if (!matte[j] || h < heightOf[j]) heightOf[j] = h
+        matte[j] = 1
       }
     }
   }
