@@ -140,8 +140,8 @@ export function contextWindow(box: Rect, width: number, height: number, contextS
   let y = Math.round(cy - centreFromTop * wh)
   y = clamp(y, box.y + box.height - wh, box.y)
   y = clamp(y, 0, height - wh)
-  // Less than a third of the object's size free around it: little ground for a shadow to fall on.
-  const cramped = ww < box.width * 1.33 || wh < box.height * 1.33
+  // Less than a third of the object's size free around it both ways: little ground for a shadow.
+  const cramped = ww < box.width * 1.33 && wh < box.height * 1.33
   return { x, y, width: ww, height: wh, cramped }
 }
 

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import sharp from 'sharp'
 import type { Command } from '../command'
 import { intOption, parseCommandArgs } from '../args'
@@ -133,6 +133,9 @@ const command: Command = {
           modelDir = await freshModelDir(work)
         }
       }
+      const [load1] = loadavg()
+      const cores = availableParallelism()
+      console.log(`machine: ${cores} cores, load average ${load1.toFixed(1)}${load1 > cores * 0.5 ? ' (other work is running: timings below are inflated)' : ''}`)
       const manifest = await readModelManifest(modelDir)
       const gflop = manifest.onnx.flops / 1e9
       console.log(`model: ${manifest.name} (${manifest.architectureVersion}), ${manifest.inputSize} px, ${manifest.parameterCount.toLocaleString('en')} parameters`)
@@ -172,8 +175,10 @@ const command: Command = {
       const engine = await createShadowEngine({ modelDir, threads })
       try {
         const rows: Record<string, number[]> = { decode: [], 'mask decode': [], crop: [], infer: [], upsample: [], composite: [], encode: [], total: [] }
+        const cpuTotal: number[] = []
         let info = ''
         for (let r = 0; r < pipelineRuns + 1; r++) {
+          const c0 = process.cpuUsage()
           const t0 = performance.now()
           const image = await decodeRgb(imageBytes)
           const t1 = performance.now()
@@ -183,6 +188,7 @@ const command: Command = {
           const t3 = performance.now()
           const jpeg = await encodeImage(result.composite, { format: 'jpeg' })
           const t4 = performance.now()
+          const cpu = process.cpuUsage(c0)
           if (r === 0) {
             info = `${image.width}x${image.height} (${((image.width * image.height) / 1e6).toFixed(1)} MP), window ${result.window.width}x${result.window.height}, JPEG ${(imageBytes.length / 1e6).toFixed(1)} MB in, ${(jpeg.length / 1e6).toFixed(1)} MB out`
             continue // warm-up
@@ -195,9 +201,11 @@ const command: Command = {
           rows.composite.push(result.timings.composite)
           rows.encode.push(t4 - t3)
           rows.total.push(t4 - t0)
+          cpuTotal.push((cpu.user + cpu.system) / 1000)
         }
         console.log(`full pipeline, warm process, ${engine.runtime}, median of ${pipelineRuns}: ${info}`)
         for (const [name, xs] of Object.entries(rows)) console.log(`  ${name.padEnd(12)} ${median(xs).toFixed(0).padStart(6)} ms`)
+        console.log(`  (CPU time of the whole pipeline, all threads: ${median(cpuTotal).toFixed(0)} ms)`)
         console.log('  (upsample = Mitchell to 4x model size; the last bilinear stage is fused into composite)')
       } finally {
         await engine.dispose()
