@@ -73,3 +73,20 @@ describe('tfjs -> ONNX export', () => {
     model.dispose()
   })
 })
+
+describe('export of the shipped architecture', () => {
+  it("matches tfjs on TRAIN's generator (tiny config)", async () => {
+    await tf.setBackend('cpu')
+    const { buildShadowModel, TINY_MODEL_CONFIG } = await import('../../../src/engine/model/architecture')
+    const model = buildShadowModel(TINY_MODEL_CONFIG)
+    const size = TINY_MODEL_CONFIG.size
+    const exported = exportLayersModelToOnnx(model)
+    expect(exported.outputs.map((o) => o.shape)).toEqual([[size, size, 2], [size, size, 3]])
+    const input = testInput(size, 2, 5)
+    const expected = tf.tidy(() => (model.predict(tf.tensor4d(input, [2, size, size, 4])) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array))
+    const got = await runOnnx(exported.bytes, exported.inputName, input, [2, size, size, 4])
+    expect(maxAbsDiff(got[0], expected[0])).toBeLessThan(1e-5)
+    expect(maxAbsDiff(got[1], expected[1])).toBeLessThan(1e-5)
+    model.dispose()
+  })
+})
