@@ -57,7 +57,7 @@ const MIME: Record<string, string> = {
 /** The renderer's Content-Security-Policy (Electron's app:// protocol sends the same). */
 export const CSP = [
   "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
+  "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' blob: data:",
   "connect-src 'self'",
@@ -139,7 +139,12 @@ export async function startWebBridge(opts: WebBridgeOptions): Promise<WebBridge>
       const m = /^\/api\/call\/([a-zA-Z.]+)$/.exec(url.pathname)
       if (!m || req.method !== 'POST') return send(res, 404, 'no such API route')
       const body = await readBody(req)
-      if (body === null) return send(res, 413, 'request too large')
+      if (body === null) {
+        res.setHeader('Connection', 'close')
+        send(res, 413, 'request too large')
+        res.on('finish', () => req.destroy())
+        return
+      }
       let request: unknown
       try {
         request = decodeFrame(body)

@@ -3,7 +3,7 @@ import { CanvasController } from '../editor/canvas'
 import { useEditor, useEditorState } from '../editor/context'
 
 export function CanvasView({ onDropFiles }: { onDropFiles(files: File[]): void }) {
-  const { store, canvas: canvasRef } = useEditor()
+  const { store, canvas: canvasRef, run } = useEditor()
   const state = useEditorState()
   const wrap = useRef<HTMLDivElement>(null)
   const el = useRef<HTMLCanvasElement>(null)
@@ -42,6 +42,9 @@ export function CanvasView({ onDropFiles }: { onDropFiles(files: File[]): void }
         <div className="empty-hint">
           <p>Drop a photo here, or use Open photo.</p>
           <p className="muted">Then insert a cut-out (PNG or WebP with transparency).</p>
+          <button type="button" className="btn" data-testid="open-sample" onClick={() => run('openSample')}>
+            Open the sample
+          </button>
         </div>
       )}
     </div>
