@@ -10,7 +10,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   shadow: { summary: 'add a shadow to one photo', load: async () => (await import('./commands/shadow')).default },
   train: { summary: 'train the shadow model on pairs', load: async () => (await import('./commands/train')).default },
   eval: { summary: 'evaluate a model on pairs (GRMSE, LRMSE, SSIM, BER)', load: async () => (await import('./commands/eval')).default },
+  batch: { summary: 'add shadows to a whole folder', load: async () => (await import('./commands/batch')).default },
   bench: { summary: 'measure inference and training speed', load: async () => (await import('./commands/bench')).default },
+  finetune: { summary: 'fine-tune a shadow model on your own pairs', load: async () => (await import('./commands/finetune')).default },
+  models: { summary: 'list, choose, rename, delete, export and import shadow models', load: async () => (await import('./commands/models')).default },
   web: { summary: 'run the editor in a browser (web bridge on 127.0.0.1)', load: async () => (await import('./commands/web')).default },
 }
 
