@@ -212,7 +212,7 @@ const command: Command = {
       }
 
       console.log('')
-      console.log(`training step: ${await trainStepLine()}`)
+      console.log(`training step: ${await trainStepLine(Math.min(runs, 5))}`)
       return 0
     } finally {
       await fs.rm(work, { recursive: true, force: true })
@@ -220,18 +220,54 @@ const command: Command = {
   },
 }
 
-/** The trainer's own step benchmark, when it exists (TRAIN's src/engine/train). */
-async function trainStepLine(): Promise<string> {
-  let mod: Record<string, unknown>
+/**
+ * ms per training step of the default configuration (generator + discriminator step, GAN on, the
+ * default batch) on the tfjs backend training would use, with synthetic data: the trainer's own
+ * public functions (buildShadowModel, buildDiscriminator, stackBatch, trainStep), nothing re-implemented.
+ */
+async function trainStepLine(steps: number): Promise<string> {
+  const tf = await import('@tensorflow/tfjs')
+  const { initTfBackend } = await import('../../engine/backend')
+  const arch = await import('../../engine/model/architecture')
+  const disc = await import('../../engine/model/discriminator')
+  const loop = await import('../../engine/train/loop')
+  const info = await initTfBackend()
+  const config = loop.DEFAULT_TRAIN_OPTIONS.modelConfig
+  const batchSize = loop.DEFAULT_TRAIN_OPTIONS.batch
+  const S = config.size
+  const generator = arch.buildShadowModel(config)
+  const discriminator = disc.buildDiscriminator(disc.defaultDiscriminatorConfig(S))
+  const optG = tf.train.adam(loop.DEFAULT_TRAIN_OPTIONS.lrG, 0.5, 0.999)
+  const optD = tf.train.adam(loop.DEFAULT_TRAIN_OPTIONS.lrD, 0.5, 0.999)
+  const gVars = generator.trainableWeights.map((w) => w.read() as import('@tensorflow/tfjs').Variable)
+  const dVars = discriminator.trainableWeights.map((w) => w.read() as import('@tensorflow/tfjs').Variable)
+  const n = S * S
+  const wave = (len: number, k: number) => Float32Array.from({ length: len }, (_, i) => 0.5 + 0.4 * Math.sin(i * k))
+  const box = Float32Array.from({ length: n }, (_, i) => (Math.abs((i % S) - S / 2) < S / 8 && Math.abs(Math.floor(i / S) - S / 2) < S / 4 ? 1 : 0))
+  const example = () => ({
+    input: wave(n * 4, 0.013).map((v, i) => (i % 4 === 3 ? box[i >> 2] : v)),
+    noShadow: wave(n * 3, 0.013),
+    shadow: wave(n * 3, 0.011),
+    attention: wave(n * 2, 0.007).map((v) => (v > 0.5 ? 1 : 0)),
+    objectShadow: box,
+    object: box,
+  })
+  const examples = Array.from({ length: batchSize }, example)
+  const times: number[] = []
   try {
-    mod = (await import(/* @vite-ignore */ '../../engine/train/bench-step' as string)) as Record<string, unknown>
-  } catch {
-    return 'n/a (the trainer has no step benchmark yet)'
+    for (let i = 0; i < steps + 2; i++) {
+      const batch = loop.stackBatch(examples, S)
+      const t = performance.now()
+      loop.trainStep(generator, discriminator, optG, optD, gVars, dVars, batch, loop.DEFAULT_TRAIN_OPTIONS.lossWeights, true)
+      if (i >= 2) times.push(performance.now() - t) // two warm-up steps
+    }
+  } finally {
+    generator.dispose()
+    discriminator.dispose()
+    optG.dispose()
+    optD.dispose()
   }
-  const fn = mod.benchTrainStep
-  if (typeof fn !== 'function') return 'n/a (the trainer has no step benchmark yet)'
-  const r = (await fn()) as { msPerStep: number; batch: number; backend: string }
-  return `${r.msPerStep.toFixed(0)} ms per step (batch ${r.batch}, tfjs ${r.backend})`
+  return `${median(times).toFixed(0)} ms per step (median of ${steps}; batch ${batchSize} at ${S} px, generator + discriminator, tfjs ${info.backend})`
 }
 
 export default command
