@@ -1,4 +1,4 @@
-import { Canvas, FabricImage, Point, Rect, type FabricObject, type TPointerEventInfo } from 'fabric'
+import { Canvas, FabricImage, Pattern, Point, Rect, type FabricObject, type TPointerEventInfo } from 'fabric'
 import type { Layer } from '../../../shared/project'
 import { layerById, updateTransform, type EditorStore } from './store'
 
@@ -213,7 +213,9 @@ export class CanvasController {
     const c = state.composition
     this.syncing = true
     try {
-      this.artboard.set({ width: c.width, height: c.height, fill: c.layers[0]?.kind === 'photo' ? '#000000' : '#ffffff' })
+      // Under the photo: black; without a photo the canvas is transparent: a checkerboard, as editors show it.
+      const fill = c.layers[0]?.kind === 'photo' ? '#000000' : c.layers.length ? checkerboard(Math.max(8, Math.round(Math.max(c.width, c.height) / 80))) : '#3a3d43'
+      this.artboard.set({ width: c.width, height: c.height, fill })
       const wanted = new Set(c.layers.map((l) => l.id))
       for (const [id, obj] of this.objects) {
         if (!wanted.has(id)) {
@@ -322,4 +324,22 @@ export class CanvasController {
 export function isTyping(e: KeyboardEvent): boolean {
   const t = e.target as HTMLElement | null
   return !!t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)
+}
+
+const checkers = new Map<number, Pattern>()
+function checkerboard(cell: number): Pattern {
+  let p = checkers.get(cell)
+  if (!p) {
+    const el = document.createElement('canvas')
+    el.width = el.height = cell * 2
+    const g = el.getContext('2d')!
+    g.fillStyle = '#d9d9d9'
+    g.fillRect(0, 0, cell * 2, cell * 2)
+    g.fillStyle = '#ffffff'
+    g.fillRect(0, 0, cell, cell)
+    g.fillRect(cell, cell, cell, cell)
+    p = new Pattern({ source: el, repeat: 'repeat' })
+    checkers.set(cell, p)
+  }
+  return p
 }

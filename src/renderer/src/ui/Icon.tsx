@@ -20,7 +20,7 @@ const PATHS: Record<string, string> = {
   zoomOut: 'M10 3a7 7 0 0 1 5.6 11.2l5.1 5.1-1.4 1.4-5.1-5.1A7 7 0 1 1 10 3zM6 9v2h8V9H6z',
   fit: 'M3 3h6v2H5v4H3V3zm12 0h6v6h-2V5h-4V3zM3 15h2v4h4v2H3v-6zm16 0h2v6h-6v-2h4v-4z',
   clock: 'M12 3a9 9 0 1 1 0 18 9 9 0 0 1 0-18zm-1 4v6l5 3 1-1.7-4-2.3V7h-2z',
-  shadow: 'M12 2a5 5 0 0 1 0 10 5 5 0 0 1 0-10zM3 19c2-3 6-4 9-4s7 1 9 4l-1 2H4l-1-2z',
+  shadow: 'M10 2.5a6 6 0 1 1 0 12 6 6 0 0 1 0-12zM6 19.5c0-1.5 3.6-2.7 8-2.7s8 1.2 8 2.7-3.6 2.7-8 2.7-8-1.2-8-2.7z',
 }
 
 export function Icon({ name, size = 18 }: { name: keyof typeof PATHS | string; size?: number }) {
