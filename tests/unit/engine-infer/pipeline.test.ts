@@ -116,6 +116,26 @@ describe('generateShadow (photo resolution)', () => {
     expect(result.warnings.join(' ')).toMatch(/little room/)
   })
 
+  it('keeps the alpha of an RGBA photo and stops when aborted', async () => {
+    const rgb = photo(64, 48)
+    const data = new Uint8Array(64 * 48 * 4)
+    for (let i = 0; i < 64 * 48; i++) data.set([rgb.data[i * 3], rgb.data[i * 3 + 1], rgb.data[i * 3 + 2], (i * 3) % 256], i * 4)
+    const image: RawImage = { width: 64, height: 48, channels: 4, data }
+    const mask = discMask(64, 48, 30, 20, 6)
+    const result = await generateShadow(engine, { image, mask })
+    let alphaChanged = 0
+    let rgbChanged = 0
+    for (let i = 0; i < 64 * 48; i++) {
+      if (result.composite.data[i * 4 + 3] !== data[i * 4 + 3]) alphaChanged++
+      if (result.composite.data[i * 4] !== data[i * 4]) rgbChanged++
+    }
+    expect(alphaChanged).toBe(0)
+    expect(rgbChanged).toBeGreaterThan(0)
+    const controller = new AbortController()
+    controller.abort(new Error('cancelled by the user'))
+    await expect(generateShadow(engine, { image, mask }, { signal: controller.signal })).rejects.toThrow(/cancelled by the user/)
+  })
+
   it('refuses empty, full and wrong-sized masks with clear errors', async () => {
     const image = photo(64, 48)
     await expectUserError(generateShadow(engine, { image, mask: { width: 64, height: 48, channels: 1, data: new Uint8Array(64 * 48) } }), 'MASK_EMPTY')
