@@ -165,6 +165,38 @@ describe('generateShadow (photo resolution)', () => {
     expect(result.attention.content).toEqual({ x: 0, y: 12, width: 32, height: 7 })
   })
 
+  it('puts the shadow where the model puts it (crop, resize and upsample line up)', async () => {
+    // A model whose darkening is "where the photo is red": 1x1 convs, so any misalignment shows.
+    const input = tf.input({ shape: [32, 32, 4], name: 'input' })
+    const redDetector = (name: string, filters: number) =>
+      tf.layers.conv2d({
+        filters,
+        kernelSize: 1,
+        activation: 'sigmoid',
+        name,
+        weights: [tf.tensor4d(Array.from({ length: 4 * filters }, (_, i) => (Math.floor(i / filters) === 0 ? 40 : 0)), [1, 1, 4, filters]), tf.fill([filters], -20)],
+      }).apply(input) as tf.SymbolicTensor
+    const model = tf.model({ inputs: input, outputs: [redDetector('attention', 2), redDetector('darkening', 3)] })
+    const dir = join(root, 'red-model')
+    await saveModelDir(dir, model, { name: 'red', inputSize: 32, architectureVersion: 'test', architecture: {} })
+    model.dispose()
+    const red = await createShadowEngine({ modelDir: dir, runtime: 'onnx', threads: 1 })
+    const W = 320
+    const H = 320
+    const image: RawImage = { width: W, height: H, channels: 3, data: new Uint8Array(W * H * 3) }
+    for (let i = 0; i < W * H; i++) image.data.set([0, 200, 200], i * 3)
+    for (let y = 200; y < 280; y++) for (let x = 40; x < 120; x++) image.data[(y * W + x) * 3] = 255 // the red patch
+    const mask = discMask(W, H, 220, 100, 30)
+    const result = await generateShadow(red, { image, mask })
+    await red.dispose()
+    const at = (x: number, y: number) => result.composite.data[(y * W + x) * 3 + 1]
+    expect(at(80, 240)).toBeLessThan(10) // inside the patch: fully dark
+    expect(at(45, 205)).toBeLessThan(60) // near its corner, still dark
+    expect(at(30, 240)).toBe(200) // a few pixels left of it: untouched
+    expect(at(80, 290)).toBe(200) // below it
+    expect(at(80, 190)).toBe(200) // above it
+  })
+
   it('keeps the context window inside the photo and around the object', () => {
     for (const [bx, by, bw, bh, W, H] of [[0, 0, 10, 10, 50, 50], [40, 40, 10, 10, 50, 50], [0, 0, 100, 20, 100, 30], [5, 3, 90, 24, 100, 30]]) {
       const w = contextWindow({ x: bx, y: by, width: bw, height: bh }, W, H)
