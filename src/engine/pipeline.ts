@@ -66,6 +66,12 @@ export interface GenerateShadowOptions {
   centreFromTop?: number
   /** Build the RGBA shadow layer (default true; batch turns it off when no layer file is wanted). */
   layer?: boolean
+  /**
+   * Largest side of the layer image (default: none, the layer has the window's full size). The
+   * editor asks for a screen-sized layer: a 9 MP RGBA layer is 36 MB to move and encode, and the
+   * shadow is smooth, so a smaller layer stretched over the same placement looks the same.
+   */
+  layerMaxSide?: number
   /** Write the shadow into `image.data` itself instead of a copy (saves a 12 MP copy in batch). */
   inPlace?: boolean
   /** Checked between stages; an aborted run throws the signal's reason and writes nothing. */
@@ -308,12 +314,17 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
   signal?.throwIfAborted()
 
   const composite: RawImage = options.inPlace ? image : { ...image, data: new Uint8Array(image.data) }
-  let layerData: Uint8Array | null = null
-  if (options.layer !== false) {
-    layerData = new Uint8Array(window.width * window.height * 4)
-    new Uint32Array(layerData.buffer).fill(0x00ffffff) // transparent white (little-endian RGBA 255,255,255,0)
+  const layerScale = options.layerMaxSide ? Math.min(1, options.layerMaxSide / Math.max(window.width, window.height)) : 1
+  const fullLayer = options.layer !== false && layerScale === 1
+  let layerImage: RawImage | null = null
+  if (fullLayer) {
+    layerImage = { width: window.width, height: window.height, channels: 4, data: new Uint8Array(window.width * window.height * 4) }
+    new Uint32Array(layerImage.data.buffer).fill(0x00ffffff) // transparent white (little-endian RGBA 255,255,255,0)
   }
-  applyDarkening(composite, mask.data, window, mid, midW, midH, layerData)
+  applyDarkening(composite, mask.data, window, mid, midW, midH, layerImage?.data ?? null)
+  if (options.layer !== false && !fullLayer) {
+    layerImage = renderSmallLayer(mask, window, mid, midW, midH, Math.max(1, Math.round(window.width * layerScale)), Math.max(1, Math.round(window.height * layerScale)))
+  }
   const t4 = performance.now()
 
   const occluders = new Float32Array(S * S)
@@ -324,7 +335,7 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
   }
   return {
     composite,
-    layer: layerData ? { ...window, image: { width: window.width, height: window.height, channels: 4, data: layerData } } : null,
+    layer: layerImage ? { ...window, image: layerImage } : null,
     attention: { size: S, window, content, occluders, occluderShadows },
     objectBox: box,
     window,
@@ -431,6 +442,44 @@ function applyDarkening(composite: RawImage, maskData: Uint8Array, window: Rect,
       }
     }
   }
+}
+
+/**
+ * The multiply layer at a reduced size (lw x lh) covering the same window: darkening sampled
+ * bilinearly from `mid`, object pixels (the mask at the nearest photo pixel) left transparent.
+ */
+function renderSmallLayer(mask: RawImage, window: Rect, mid: Uint8Array, midW: number, midH: number, lw: number, lh: number): RawImage {
+  const data = new Uint8Array(lw * lh * 4)
+  new Uint32Array(data.buffer).fill(0x00ffffff)
+  const xTaps = bilinearTaps(midW, lw)
+  const yTaps = bilinearTaps(midH, lh)
+  for (let y = 0; y < lh; y++) {
+    const py = window.y + Math.min(window.height - 1, Math.floor(((y + 0.5) * window.height) / lh))
+    const r0 = yTaps.i0[y] * midW * 3
+    const r1 = yTaps.i1[y] * midW * 3
+    const wv = yTaps.w[y]
+    for (let x = 0; x < lw; x++) {
+      const px = window.x + Math.min(window.width - 1, Math.floor(((x + 0.5) * window.width) / lw))
+      if (mask.data[py * mask.width + px] !== 0) continue
+      const a0 = xTaps.i0[x] * 3
+      const a1 = xTaps.i1[x] * 3
+      const wh = xTaps.w[x]
+      const d = [0, 0, 0]
+      for (let k = 0; k < 3; k++) {
+        const top = mid[r0 + a0 + k] + (mid[r0 + a1 + k] - mid[r0 + a0 + k]) * wh
+        const bottom = mid[r1 + a0 + k] + (mid[r1 + a1 + k] - mid[r1 + a0 + k]) * wh
+        d[k] = (top + (bottom - top) * wv + 0.5) | 0
+      }
+      const a = Math.max(d[0], d[1], d[2])
+      if (a === 0) continue
+      const li = (y * lw + x) * 4
+      data[li] = ((255 * (a - d[0])) / a + 0.5) | 0
+      data[li + 1] = ((255 * (a - d[1])) / a + 0.5) | 0
+      data[li + 2] = ((255 * (a - d[2])) / a + 0.5) | 0
+      data[li + 3] = a
+    }
+  }
+  return { width: lw, height: lh, channels: 4, data }
 }
 
 /** Renders the attention maps as two full-photo greyscale images (0 outside the window). */

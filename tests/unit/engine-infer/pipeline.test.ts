@@ -99,6 +99,20 @@ describe('generateShadow (photo resolution)', () => {
       }
     }
     expect(worst).toBeLessThanOrEqual(1.5)
+
+    // A screen-sized layer covers the same placement and agrees with the full one where sampled.
+    const small = (await generateShadow(engine, { image: photo(300, 200), mask }, { layerMaxSide: 50 })).layer!
+    expect([small.x, small.y, small.width, small.height]).toEqual([layer.x, layer.y, layer.width, layer.height])
+    expect([small.image.width, small.image.height]).toEqual([50, 50])
+    let alphaGap = 0
+    for (let y = 0; y < 50; y++) {
+      for (let x = 0; x < 50; x++) {
+        const fx = Math.floor(((x + 0.5) * layer.width) / 50)
+        const fy = Math.floor(((y + 0.5) * layer.height) / 50)
+        alphaGap = Math.max(alphaGap, Math.abs(small.image.data[(y * 50 + x) * 4 + 3] - layer.image.data[(fy * layer.width + fx) * 4 + 3]))
+      }
+    }
+    expect(alphaGap).toBeLessThanOrEqual(3) // the same shadow sampled at the same points (rounding aside)
     expect(result.attention.occluders.length).toBe(32 * 32)
     const maps = await renderAttentionMaps(result.attention, 300, 200)
     expect(maps.occluders.data.length).toBe(300 * 200)
