@@ -253,6 +253,7 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
   const alb = new Float64Array(3)
   const wall = scene.wall
   const backdrop = scene.backdrop
+  const aoStrength = scene.aoStrength
 
   /** Shades one camera ray through image point (pxF, pyF); writes radiances and flags into res. */
   const shade = (pxF: number, pyF: number, jitter: number, res: Float64Array): void => {
@@ -448,7 +449,7 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
     let aoOther = 0
     let aoObj = 0
     // Only the ground, walls and steps get the estimate: on the things themselves it matters little.
-    for (let e = 0; e < nEnt && (hit < 0 || entRole[hit] === ROLE_ENV); e++) {
+    for (let e = 0; e < nEnt && aoStrength > 0 && (hit < 0 || entRole[hit] === ROLE_ENV); e++) {
       if (e === hit) continue
       const ent: Entity = ents[e]
       const s = ent.sphere
@@ -469,8 +470,8 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
       else aoOther += occ
     }
     const hemi = 0.5 + 0.5 * Ny
-    const skyNo = hemi * (1 - Math.min(0.8, aoOther * AO_STRENGTH))
-    const skySh = hit === objIdx ? skyNo : hemi * (1 - Math.min(0.8, (aoOther + aoObj) * AO_STRENGTH))
+    const skyNo = hemi * (1 - Math.min(0.8, aoOther * aoStrength))
+    const skySh = hit === objIdx ? skyNo : hemi * (1 - Math.min(0.8, (aoOther + aoObj) * aoStrength))
     const bounce = 0.5 - 0.5 * Ny
     const sunNo = ndl > 0 ? ndl * visNo : 0
     const sunSh = ndl > 0 ? ndl * visSh : 0
@@ -545,9 +546,6 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
   if (process.env.UMBRA_SYNTH_DEBUG) console.error(`shade calls ${calls}`)
   return buf
 }
-
-/** How strongly the sphere proxies occlude the sky (their form factors overestimate for clusters). */
-const AO_STRENGTH = 0.6
 
 /** Separable Gaussian blur of an interleaved RGB float image, in place. */
 function blurRgb(img: Float32Array, size: number, sigma: number): void {

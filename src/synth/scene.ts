@@ -110,6 +110,8 @@ export interface Scene {
   post: PostProcess
   /** World size scale of the scene (object height), for epsilons. */
   scale: number
+  /** Strength of the sky-occlusion estimate near objects (0 turns it off). */
+  aoStrength: number
   textureNames: string[]
 }
 
@@ -176,7 +178,7 @@ export interface SceneOptions {
   /** Procedural textures mixed in among photos (index offset in textures.textures is 0..n-1 for both). */
 }
 
-function makeMaterial(rng: Rng, set: TextureSet, pool: number[], worldSpan: number, tint: V3): Material {
+export function makeMaterial(rng: Rng, set: TextureSet, pool: number[], worldSpan: number, tint: V3): Material {
   const texture = rng.pick(pool)
   const lv = set.textures[texture].levels[0]
   // A crop of the photo (30-100% of its shorter side) repeated mirror-wise over `worldSpan` units.
@@ -217,9 +219,14 @@ function makeEntity(role: EntityRole, kind: ShapeKind, height: number, pos: V3, 
     if (!photoTex || isSkin || isTyre || isGlass) mat.scale *= 0.3
     materials.push(mat)
   }
+  return entityFromPrimitives(role, kind, shape.prims, materials, height, pos, yaw)
+}
+
+/** Wraps finished primitives into an entity: bounding sphere, AO proxies and footprint. */
+export function entityFromPrimitives(role: EntityRole, kind: string, prims: Primitive[], materials: Material[], height: number, pos: V3, yaw: number): Entity {
   let minX = Infinity, minY = Infinity, minZ = Infinity, maxX = -Infinity, maxY = -Infinity, maxZ = -Infinity
   const ao: number[] = []
-  for (const p of shape.prims) {
+  for (const p of prims) {
     for (const c of p.corners()) {
       minX = Math.min(minX, c[0]); maxX = Math.max(maxX, c[0])
       minY = Math.min(minY, c[1]); maxY = Math.max(maxY, c[1])
@@ -229,11 +236,11 @@ function makeEntity(role: EntityRole, kind: ShapeKind, height: number, pos: V3, 
   }
   const cx = (minX + maxX) / 2, cy = (minY + maxY) / 2, cz = (minZ + maxZ) / 2
   let r = 0
-  for (const p of shape.prims) r = Math.max(r, Math.hypot(p.sx - cx, p.sy - cy, p.sz - cz) + p.sr)
+  for (const p of prims) r = Math.max(r, Math.hypot(p.sx - cx, p.sy - cy, p.sz - cz) + p.sr)
   return {
     role,
     kind,
-    prims: shape.prims,
+    prims,
     materials,
     sphere: [cx, cy, cz, r],
     ao: Float64Array.from(ao),
@@ -274,7 +281,7 @@ export function screenBox(cam: Camera, size: number, e: Entity): [number, number
   return [x0, y0, x1, y1]
 }
 
-function makeCamera(pos: V3, target: V3, fovDeg: number, rollDeg: number): Camera {
+export function makeCamera(pos: V3, target: V3, fovDeg: number, rollDeg: number): Camera {
   const forward = norm(sub(target, pos))
   let right = norm(cross(forward, [0, 1, 0]))
   let up = cross(right, forward)
@@ -519,6 +526,7 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
     objectIndex: ordered.length - 1,
     post,
     scale: objH,
+    aoStrength: 0.6,
     textureNames: [...names].sort((a, b) => a - b).map((i) => set.textures[i].name),
   }
 }

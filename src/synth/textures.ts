@@ -202,8 +202,18 @@ const PALETTES: Record<string, Rgb[]> = {
   stone: [[120, 115, 110], [175, 170, 160]],
 }
 
-/** A bank of tileable procedural textures, identical on every machine (fixed seed). */
+const proceduralCache = new Map<number, Texture[]>()
+
+/** A bank of tileable procedural textures, identical on every machine (fixed seed); built once per size. */
 export function proceduralTextures(size = 256): Texture[] {
+  const cached = proceduralCache.get(size)
+  if (cached) return cached
+  const built = buildProcedural(size)
+  proceduralCache.set(size, built)
+  return built
+}
+
+function buildProcedural(size: number): Texture[] {
   const rng = new Rng(0x5eed, 7)
   const out: Texture[] = []
   const kinds = Object.keys(PALETTES)

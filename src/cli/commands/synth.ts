@@ -19,13 +19,27 @@ Sample i uses seed S+i, so a seed always gives the same sample. Rerunning skips 
                    Without it, procedural textures. See scripts/fetch-textures.sh.
   --workers K      worker threads (default: ${availableParallelism()}, the cores here; 0 = no threads)`
 
+/** `--count -3` would read as two options; join it to `--count=-3` so the value check can say what is wrong. */
+function joinNegativeNumbers(argv: string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const next = argv[i + 1]
+    if (a.startsWith('--') && !a.includes('=') && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`)
+      i++
+    } else out.push(a)
+  }
+  return out
+}
+
 const command: Command = {
   name: 'synth',
   summary: 'render synthetic shadow pairs (training data)',
   usage,
   async run(argv) {
     const { values } = parseCommandArgs(
-      argv,
+      joinNegativeNumbers(argv),
       {
         out: { type: 'string' },
         count: { type: 'string' },
