@@ -4,6 +4,7 @@ import { parseCommandArgs, requireOption } from '../args'
 import { UserError } from '../../core/errors'
 import { decodeMask, decodeRgb, decodeRgba, encodeImage, formatFromPath, type RawImage } from '../../core/image'
 import { writeFileAtomic } from '../../core/atomic'
+import { parseAt } from '../../jobs/batch/placement'
 
 const usage = `usage:
   umbra shadow --image PHOTO --mask MASK --out OUT [options]
@@ -20,14 +21,6 @@ Adds the object's shadow to the photo at full resolution.
   --runtime R        auto (default), onnx or tfjs
   --quality Q        JPEG/WebP quality 1-100 (default 92)
   --verbose          print the runtime that ran and the time of each stage`
-
-function parseAt(value: string): { x: number; y: number; scale: number } {
-  const parts = value.split(',').map((s) => Number(s.trim()))
-  if ((parts.length !== 2 && parts.length !== 3) || parts.some((n) => !Number.isFinite(n)) || (parts.length === 3 && !(parts[2] > 0))) {
-    throw new UserError('BAD_ARGS', `--at must be X,Y or X,Y,SCALE (numbers, SCALE > 0), got '${value}'`)
-  }
-  return { x: parts[0], y: parts[1], scale: parts[2] ?? 1 }
-}
 
 const command: Command = {
   name: 'shadow',
