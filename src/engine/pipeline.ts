@@ -14,7 +14,8 @@
  *    it), then moved inside the photo. An object wider or taller than that square widens the window
  *    to cover it; such a non-square window is letterboxed into the square model input with edge
  *    pixels repeated, so nothing is stretched.
- * 3. The window is resized to the model size S (sharp, on the raw buffer: no re-decode) and run.
+ * 3. The window is resized to the model size S (sharp, on the raw buffer: no re-decode) with the
+ *    same kernel the trainer resizes its pairs with ('linear', area-averaging on downscale), and run.
  * 4. The darkening d is upsampled back to the window size with a smooth (Mitchell) filter and
  *    applied as composite = photo * (1 - d), only inside the window and never on object pixels:
  *    every other byte of the photo is left exactly as it was.
@@ -257,7 +258,7 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
   const [rgbSmall, maskSmall] = await Promise.all([
     sharp(asBuffer(image.data), { raw: { width: image.width, height: image.height, channels: image.channels } })
       .extract(region)
-      .resize(content.width, content.height, { fit: 'fill', kernel: 'lanczos3' })
+      .resize(content.width, content.height, { fit: 'fill', kernel: 'linear' })
       .extend(extend)
       .removeAlpha()
       .raw()
@@ -275,8 +276,8 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
     batch[i * 4] = rgbSmall[j] / 255
     batch[i * 4 + 1] = rgbSmall[j + 1] / 255
     batch[i * 4 + 2] = rgbSmall[j + 2] / 255
-    // Area coverage >= 50% counts as object, as in the {0,1} training masks.
-    batch[i * 4 + 3] = maskSmall[i * maskStep] >= 128 ? 1 : 0
+    // Soft at the edges (area coverage), exactly as the trainer resizes its binary masks.
+    batch[i * 4 + 3] = maskSmall[i * maskStep] / 255
   }
   const t1 = performance.now()
   signal?.throwIfAborted()
