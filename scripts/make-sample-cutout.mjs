@@ -2,6 +2,7 @@
 // (KDE Plasma wallpaper "EveningGlow", 2560x1600, Debian package plasma-workspace-wallpapers).
 // The mask is a hand-traced polygon of the boat's outline (crop coordinates), feathered by 1 px.
 // usage: node scripts/make-sample-cutout.mjs SOURCE.jpg OUT.png
+import { Buffer } from 'node:buffer'
 import sharp from 'sharp'
 
 const [src, out] = process.argv.slice(2)
