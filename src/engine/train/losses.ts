@@ -34,7 +34,8 @@ export interface BatchTensors {
 
 /** d* = clamp(1 - shadow/noshadow) per channel: the darkening that turns the shadow-free photo into the target. */
 export function darkeningTarget(noShadow: tf.Tensor, shadow: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.clipByValue(tf.sub(1, tf.div(shadow, tf.maximum(noShadow, 0.02))), 0, 1))
+  // (ns - s) / max(ns, eps), not 1 - s / max(ns, eps): identical near-black pixels must give 0, not a fake shadow.
+  return tf.tidy(() => tf.clipByValue(tf.div(tf.sub(noShadow, shadow), tf.maximum(noShadow, 0.02)), 0, 1))
 }
 
 export function composite(noShadow: tf.Tensor, darkening: tf.Tensor): tf.Tensor {
@@ -110,6 +111,11 @@ export function generatorLoss(
   const target = darkeningTarget(batch.noShadow, batch.shadow)
   const w = shadowBalanceWeights(batch.objectShadow, batch.object, batch.noShadow)
   const darkening = weightedMean(tf.abs(tf.sub(outputs.darkening, target)), w)
+  // Soft-target cross-entropy on the same weights: its gradient at the logits is (d - d*), so the
+  // sigmoid, which starts saturated near 0 (conservative init), does not stall learning as L1 alone does.
+  const eps = 1e-6
+  const dc = tf.clipByValue(outputs.darkening, eps, 1 - eps)
+  const darkeningBce = weightedMean(tf.neg(tf.add(tf.mul(target, tf.log(dc)), tf.mul(tf.sub(1, target), tf.log(tf.sub(1, dc))))), w)
   const comp = composite(batch.noShadow, outputs.darkening) as tf.Tensor4D
   const image = tf.mean(tf.squaredDifference(comp, batch.shadow)) as tf.Scalar
   const attention = balancedBce(outputs.attention, batch.attention, batch.attentionWeight)
@@ -120,7 +126,7 @@ export function generatorLoss(
     adversarial = tf.losses.sigmoidCrossEntropy(tf.onesLike(logits), logits) as tf.Scalar
   }
   const total = tf.addN([
-    tf.mul(darkening, weights.darkening),
+    tf.mul(tf.add(darkening, darkeningBce), weights.darkening),
     tf.mul(image, weights.image),
     tf.mul(attention, weights.attention),
     tf.mul(gradient, weights.gradient),

@@ -72,3 +72,19 @@ describe('metrics', () => {
     expect(mean.BER).toBe(25) // the NaN sample is skipped
   })
 })
+
+describe('darkening target', () => {
+  it('is (ns - s) / ns per channel, 0 where nothing changed, even on near-black pixels', async () => {
+    const tf = await import('@tensorflow/tfjs')
+    const { darkeningTarget } = await import('../../../src/engine/train/losses')
+    const ns = tf.tensor4d([0.8, 0.4, 0.005, 0.5], [1, 1, 4, 1])
+    const s = tf.tensor4d([0.4, 0.4, 0.005, 0.6], [1, 1, 4, 1])
+    const d = darkeningTarget(ns, s)
+    const v = Array.from(d.dataSync())
+    expect(v[0]).toBeCloseTo(0.5, 6)
+    expect(v[1]).toBe(0)
+    expect(v[2]).toBe(0)
+    expect(v[3]).toBe(0) // brighter: clamped
+    tf.dispose([ns, s, d])
+  })
+})
