@@ -1,5 +1,5 @@
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEditorServer } from '../../src/web/index'
@@ -60,6 +60,7 @@ export async function startHarness(opts: { openSampleOnStart?: boolean } = {}): 
     async close() {
       await context.close()
       await server.close()
+      for (const d of [dir, userDataDir]) rmSync(d, { recursive: true, force: true })
     },
   }
 }
