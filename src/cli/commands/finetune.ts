@@ -27,6 +27,7 @@ two pictures near the object; missing occluder masks are left out of the loss.
   --val-fraction F   share of pairs held out for validation (default 0.2)
   --validate-every N validate and checkpoint every N steps (default 50)
   --patience N       stop after N validations without improvement (default 4)
+  --minutes M        stop after M minutes (checks included) and save the best model so far
   --check            only check the pairs and print the report
   --backend NAME     force a tfjs backend: tensorflow-gpu, tensorflow, wasm, cpu
 
@@ -62,6 +63,7 @@ const command: Command = {
         'val-fraction': { type: 'string' },
         'validate-every': { type: 'string' },
         patience: { type: 'string' },
+        minutes: { type: 'string' },
         check: { type: 'boolean' },
         backend: { type: 'string' },
       },
@@ -77,6 +79,7 @@ const command: Command = {
     const valFraction = floatOption(values['val-fraction'], 'val-fraction', 0.2, 0, 0.5)
     const validateEvery = intOption(values['validate-every'], 'validate-every', 50, 1)
     const patience = intOption(values.patience, 'patience', 4, 1)
+    const minutes = floatOption(values.minutes, 'minutes', 0, 0, 100000)
     const backendName = values.backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | undefined
     if (backendName && !['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(backendName)) {
       throw new UserError('BAD_ARGS', `--backend must be tensorflow-gpu, tensorflow, wasm or cpu, got '${backendName}'`)
@@ -136,6 +139,7 @@ const command: Command = {
         valFraction,
         validateEverySteps: validateEvery,
         patience,
+        maxSeconds: minutes * 60,
         backend: backendName,
         signal: controller.signal,
         onEvent: (e) => {
@@ -185,7 +189,7 @@ const command: Command = {
       const table = rows.map((r) => r[0].padEnd(14) + r.slice(1).map((c) => c.padStart(12)).join('')).join('\n')
       console.log(
         [
-          `${result.status === 'stopped-early' ? 'stopped early (validation no longer improving)' : 'finished'} at step ${result.lastStep}; saved the model of step ${result.savedStep} (best validation) to ${result.outDir}`,
+          `${result.status === 'stopped-early' ? 'stopped early (validation no longer improving)' : result.status === 'time-limit' ? 'stopped at the time limit' : 'finished'} at step ${result.lastStep}; saved the model of step ${result.savedStep} (best validation) to ${result.outDir}`,
           `base model: ${result.baseModel}; ${result.trainCount} training pairs, ${result.valCount} validation pairs`,
           `${result.stepsPerSecond.toFixed(2)} steps/s (${result.stepsThisSession} steps this session, batch ${batch}, backend ${result.backend}); total wall time ${formatDuration(result.wallTimeSeconds)}`,
           '',

@@ -54,6 +54,8 @@ export interface FinetuneOptions {
   checkpointEverySeconds: number
   backend?: TfBackendName
   seed: number
+  /** Stop (and save the best model) once the job has run this long, checks and baseline included; 0 = no limit. */
+  maxSeconds: number
   /** Abort: reason 'cancel' deletes the run folder; anything else pauses (the checkpoint stays). */
   signal?: AbortSignal
   onEvent?: (e: FinetuneEvent) => void
@@ -71,6 +73,7 @@ export const DEFAULT_FINETUNE_OPTIONS = {
   augment: DEFAULT_AUGMENT,
   checkpointEverySeconds: 120,
   seed: 1,
+  maxSeconds: 0,
   resume: false,
 } satisfies Partial<FinetuneOptions>
 
@@ -91,7 +94,7 @@ export type FinetuneEvent =
   | { type: 'checkpoint'; step: number; previewPath: string; lossPlotPath: string }
 
 export interface FinetuneResult {
-  status: 'finished' | 'stopped-early' | 'paused' | 'cancelled'
+  status: 'finished' | 'stopped-early' | 'time-limit' | 'paused' | 'cancelled'
   outDir: string | null
   runDir: string
   manifest: ModelManifest | null
@@ -197,6 +200,7 @@ async function loggedValidations(runDir: string): Promise<{ step: number; val: V
 }
 
 export async function runFinetune(input: Partial<FinetuneOptions> & Pick<FinetuneOptions, 'pairsDir' | 'outDir' | 'fromModelDir'>): Promise<FinetuneResult> {
+  const jobStarted = Date.now()
   const opts: FinetuneOptions = { ...DEFAULT_FINETUNE_OPTIONS, ...input }
   const emit = opts.onEvent ?? (() => {})
   const log = (message: string) => emit({ type: 'log', message })
@@ -292,6 +296,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
   }
   const stopper = new AbortController()
   let stoppedEarly = false
+  let timeLimited = false
   const onAbort = () => stopper.abort(opts.signal?.reason)
   if (opts.signal?.aborted) onAbort()
   opts.signal?.addEventListener('abort', onAbort, { once: true })
@@ -334,6 +339,11 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
       },
       onProgress: (p) => {
         if (p.event === 'step') {
+          if (opts.maxSeconds > 0 && Date.now() - jobStarted > opts.maxSeconds * 1000 && p.step < p.totalSteps && !stopper.signal.aborted) {
+            timeLimited = true
+            log(`time limit of ${Math.round(opts.maxSeconds)} s reached: stopping at step ${p.step}`)
+            stopper.abort('time-limit')
+          }
           emit({ type: 'step', step: p.step, totalSteps: p.totalSteps, losses: p.losses, msPerStep: p.msPerStep, etaSeconds: ((p.totalSteps - p.step) * p.msPerStep) / 1000 })
         } else if (p.event === 'validation' && p.val) {
           const improved = p.val.darkeningL1 < bestLoss
@@ -371,7 +381,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
     valCount: val.length,
     warnings,
   }
-  if (result.aborted && !stoppedEarly) {
+  if (result.aborted && !stoppedEarly && !timeLimited) {
     if (opts.signal?.reason === 'cancel') {
       await fs.rm(runDir, { recursive: true, force: true })
       return { ...common, status: 'cancelled', outDir: null, manifest: null, after: null, savedStep: 0 }
@@ -413,6 +423,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
           unknownOccluders: runState.unknownOccluders,
           stepsRun: result.step,
           stoppedEarly,
+          timeLimited,
         },
       },
       metrics: {
@@ -424,7 +435,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
         },
       },
     })
-    return { ...common, status: stoppedEarly ? 'stopped-early' : 'finished', outDir, manifest, after, savedStep }
+    return { ...common, status: stoppedEarly ? 'stopped-early' : timeLimited ? 'time-limit' : 'finished', outDir, manifest, after, savedStep }
   } finally {
     tuned.dispose()
   }
