@@ -263,12 +263,20 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
       .removeAlpha()
       .raw()
       .toBuffer(),
+    // Any nonzero value is object: binarise the window first (sharp would resize before thresholding).
     sharp(asBuffer(mask.data), { raw: { width: mask.width, height: mask.height, channels: 1 } })
       .extract(region)
-      .resize(content.width, content.height, { fit: 'fill', kernel: 'linear' })
-      .extend(extend)
+      .threshold(1, { grayscale: true })
+      .toColourspace('b-w')
       .raw()
-      .toBuffer(),
+      .toBuffer()
+      .then((binary) =>
+        sharp(binary, { raw: { width: window.width, height: window.height, channels: 1 } })
+          .resize(content.width, content.height, { fit: 'fill', kernel: 'linear' })
+          .extend(extend)
+          .raw()
+          .toBuffer(),
+      ),
   ])
   const batch = new Float32Array(S * S * 4)
   const maskStep = maskSmall.length / (S * S)

@@ -211,6 +211,27 @@ describe('generateShadow (photo resolution)', () => {
     expect(at(80, 190)).toBe(200) // above it
   })
 
+  it('feeds the model the window as RGB in [0,1] plus a mask where any nonzero value is object', async () => {
+    let seen: Float32Array | null = null
+    const recorder: ShadowEngine = {
+      ...engine,
+      infer: async (batch, n) => {
+        seen = batch.slice()
+        return { attention: new Float32Array(n * 32 * 32 * 2), darkening: new Float32Array(n * 32 * 32 * 3) }
+      },
+    }
+    const image: RawImage = { width: 64, height: 64, channels: 3, data: new Uint8Array(64 * 64 * 3).fill(51) }
+    const mask: RawImage = { width: 64, height: 64, channels: 1, data: new Uint8Array(64 * 64) }
+    for (let y = 16; y < 48; y++) for (let x = 16; x < 48; x++) mask.data[y * 64 + x] = 1 // faint but nonzero
+    const result = await generateShadow(recorder, { image, mask })
+    expect(result.window).toEqual({ x: 0, y: 0, width: 64, height: 64 })
+    const input = seen as unknown as Float32Array
+    expect(input[(16 * 32 + 16) * 4 + 3]).toBeCloseTo(1, 5) // centre of the object
+    expect(input[(2 * 32 + 2) * 4 + 3]).toBe(0)
+    expect(input[(16 * 32 + 16) * 4]).toBeCloseTo(0.2, 5) // 51 / 255
+    expect(result.composite.data).toEqual(image.data) // zero darkening: every byte kept
+  })
+
   it('keeps the context window inside the photo and around the object', () => {
     for (const [bx, by, bw, bh, W, H] of [[0, 0, 10, 10, 50, 50], [40, 40, 10, 10, 50, 50], [0, 0, 100, 20, 100, 30], [5, 3, 90, 24, 100, 30]]) {
       const w = contextWindow({ x: bx, y: by, width: bw, height: bh }, W, H)
