@@ -1,5 +1,7 @@
 import type { AssetStore } from '../core/assets'
 import type { SettingsStore } from '../core/settings'
+import type { EngineHost } from '../jobs/engine/host'
+import type { EventName, EventPayload } from '../shared/api'
 
 /** What the handlers need from their host (Electron main or the web bridge). No Electron types here. */
 export interface AppContext {
@@ -14,4 +16,8 @@ export interface AppContext {
   onDocumentState?(state: { title: string; dirty: boolean }): void
   /** Closes the window without asking (Electron). */
   close?(): void
+  /** The shadow engine process (worker thread or utilityProcess); absent = no shadow generation here. */
+  engine?: EngineHost
+  /** Pushes an event to the renderer (set by the host once its transport is up). */
+  emit?<E extends EventName>(name: E, payload: EventPayload<E>): void
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { z } from 'zod'
 import type { FileSource, LoadedProject, Preview } from '../shared/api'
-import { PROJECT_FORMAT_VERSION, type AssetMeta, type Composition, type Layer } from '../shared/project'
+import { layerAssetIds, PROJECT_FORMAT_VERSION, type AssetMeta, type Composition, type Layer } from '../shared/project'
 import { readUserFile } from '../core/assets'
 import { renderComposition } from '../core/compose'
 import { UserError } from '../core/errors'
@@ -10,6 +10,8 @@ import { writeFileAtomic } from '../core/atomic'
 import { decodeProject, encodeProject } from '../core/project-file'
 import type { AppContext } from './context'
 import type { Handlers } from './dispatch'
+import { createShadowHandlers } from './shadow-handlers'
+import { createBatchHandlers } from './batch-handlers'
 
 /**
  * The API handlers: plain async functions `(request) => response` over the core modules. The same
@@ -37,7 +39,7 @@ export function createHandlers(ctx: AppContext): Handlers {
   }
 
   async function previewsFor(c: Composition): Promise<Preview[]> {
-    const ids = [...new Set(c.layers.map((l) => l.assetId))]
+    const ids = [...new Set(c.layers.flatMap(layerAssetIds))]
     return Promise.all(ids.map(async (id) => toPreview(id, await ctx.assets.preview(id, previewSide()))))
   }
 
@@ -45,9 +47,11 @@ export function createHandlers(ctx: AppContext): Handlers {
 
   function checkAssetsLoaded(c: Composition) {
     for (const l of c.layers) {
-      if (!ctx.assets.has(l.assetId)) {
-        const name = c.assets.find((a) => a.id === l.assetId)?.name ?? l.assetId
-        throw new UserError('MISSING_IMAGE', `the image '${name}' of layer '${l.name}' is no longer loaded; reopen it`)
+      for (const id of layerAssetIds(l)) {
+        if (!ctx.assets.has(id)) {
+          const name = c.assets.find((a) => a.id === id)?.name ?? id
+          throw new UserError('MISSING_IMAGE', `the image '${name}' of layer '${l.name}' is no longer loaded; reopen it`)
+        }
       }
     }
   }
@@ -64,6 +68,8 @@ export function createHandlers(ctx: AppContext): Handlers {
   }
 
   return {
+    ...createShadowHandlers(ctx),
+    ...createBatchHandlers(ctx),
     'app.hello': async () => ({
       appVersion: ctx.appVersion,
       projectFormatVersion: PROJECT_FORMAT_VERSION,

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { AssetStore } from '../core/assets'
 import { JsonFileBackend, SettingsService, defaultSettingsPath, type SettingsStore } from '../core/settings'
 import type { AppContext } from './context'
+import { createThreadEngineHost } from '../jobs/engine/host'
 
 /** The repository root (this file is src/app/node-host.ts). */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -17,7 +18,7 @@ export function appVersion(root = REPO_ROOT): string {
 }
 
 /** The context for hosts without Electron (the web bridge, tests): settings in a JSON file. */
-export function createNodeContext(opts: { settingsPath?: string; settings?: SettingsStore; samplesDir?: string } = {}): AppContext {
+export function createNodeContext(opts: { settingsPath?: string; settings?: SettingsStore; samplesDir?: string; modelDir?: string } = {}): AppContext {
   return {
     appVersion: appVersion(),
     transport: 'web',
@@ -25,5 +26,8 @@ export function createNodeContext(opts: { settingsPath?: string; settings?: Sett
     assets: new AssetStore(),
     settings: opts.settings ?? new SettingsService(new JsonFileBackend(opts.settingsPath ?? defaultSettingsPath())),
     samplesDir: opts.samplesDir ?? join(REPO_ROOT, 'resources', 'samples'),
+    // The shadow engine runs in a worker thread (started on first use; the model stays warm there).
+    // Model folder: opts, then $UMBRA_MODEL_DIR, then resources/models/default.
+    engine: createThreadEngineHost({ modelDir: opts.modelDir ?? (process.env.UMBRA_MODEL_DIR || undefined) }),
   }
 }

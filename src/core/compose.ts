@@ -3,6 +3,7 @@ import type { Composition, Layer } from '../shared/project'
 import { compositionProblems } from '../shared/project'
 import { UserError } from './errors'
 import { MAX_INPUT_PIXELS, openImage } from './image'
+import { editedShadowPixels } from './shadow-render'
 
 /**
  * Renders a composition from the ORIGINAL images at the photo's original size. Nothing here
@@ -20,7 +21,7 @@ export interface RenderOptions {
   quality?: number
 }
 
-interface Overlay {
+export interface Overlay {
   input: Buffer
   raw: { width: number; height: number; channels: 4 }
   left: number
@@ -99,9 +100,10 @@ function scaleAlpha(rgba: Buffer, opacity: number): void {
 }
 
 /** The layer's pixels transformed into photo space, clipped to the canvas (null when fully outside). */
-async function placeLayer(layer: Exclude<Layer, { kind: 'photo' }>, bytesOf: AssetBytes, cw: number, ch: number): Promise<Overlay | null> {
+export async function placeLayer(layer: Exclude<Layer, { kind: 'photo' }>, bytesOf: AssetBytes, cw: number, ch: number): Promise<Overlay | null> {
   const t = layer.transform
-  const src = await decodeRgba(bytesOf(layer.assetId), layer.name)
+  // A shadow layer's image comes with the user's edits (softness, density, tint, brush, skew) applied.
+  const src = layer.kind === 'shadow' ? await editedShadowPixels(layer, bytesOf) : await decodeRgba(bytesOf(layer.assetId), layer.name)
   const w = Math.max(1, Math.round(src.width * t.scaleX))
   const h = Math.max(1, Math.round(src.height * t.scaleY))
   if (w * h > MAX_INPUT_PIXELS) throw new UserError('TOO_LARGE', `layer '${layer.name}' is scaled to ${w}x${h}, over the pixel limit`)

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { AssetMeta, compositionProblems, PROJECT_FORMAT_VERSION, ProjectDocument, type Composition } from '../shared/project'
+import { AssetMeta, compositionProblems, layerAssetIds, PROJECT_FORMAT_VERSION, ProjectDocument, type Composition } from '../shared/project'
 import { UserError } from './errors'
 import { sha256Hex } from './assets'
 
@@ -36,11 +36,29 @@ const Manifest = z.object({ document: z.unknown(), entries: z.array(Entry) })
 export type Migration = (doc: Record<string, unknown>) => Record<string, unknown>
 
 /**
- * MIGRATIONS[v] turns a version-v document into version v+1. Version 1 is the first released
- * format, so the table is empty today; when the format changes, bump PROJECT_FORMAT_VERSION and
- * add the step here (never edit an old step).
+ * MIGRATIONS[v] turns a version-v document into version v+1. When the format changes, bump
+ * PROJECT_FORMAT_VERSION and add the step here (never edit an old step).
  */
-export const MIGRATIONS: Record<number, Migration> = {}
+export const MIGRATIONS: Record<number, Migration> = {
+  // 1 -> 2: shadow layers gained `source` (how they were generated) and `edits`. A format-1 shadow
+  // layer is a plain image: it keeps its pixels, gets neutral edits, and has no source (so it is
+  // never "stale" and cannot be steered or regenerated until the user generates it again).
+  1: (doc) => {
+    const composition = (doc.composition ?? {}) as { layers?: unknown }
+    const layers = Array.isArray(composition.layers) ? composition.layers : []
+    return {
+      ...doc,
+      composition: {
+        ...composition,
+        layers: layers.map((l) => {
+          if (!l || typeof l !== 'object' || (l as { kind?: unknown }).kind !== 'shadow') return l
+          const { source: _ignored, ...rest } = l as Record<string, unknown>
+          return { ...rest, edits: {} }
+        }),
+      },
+    }
+  },
+}
 
 export interface RestoredProject {
   document: ProjectDocument
@@ -97,7 +115,7 @@ export interface ProjectContents {
 export function encodeProject(composition: Composition, bytesOf: (id: string) => Uint8Array, appVersion: string): Uint8Array {
   const problems = compositionProblems(composition)
   if (problems.length) throw new UserError('BAD_COMPOSITION', `cannot save: ${problems.join('; ')}`)
-  const used = new Set(composition.layers.map((l) => l.assetId))
+  const used = new Set(composition.layers.flatMap(layerAssetIds))
   const assets = composition.assets.filter((a) => used.has(a.id))
   const document: ProjectDocument = {
     format: 'umbra-project',
@@ -161,7 +179,7 @@ export function decodeProject(file: Uint8Array, name = 'the project'): ProjectCo
     images.set(e.assetId, bytes)
   }
   const byId = new Map(document.composition.assets.map((a) => [a.id, a]))
-  const missing = [...new Set(document.composition.layers.map((l) => l.assetId))].filter((id) => !images.has(id))
+  const missing = [...new Set(document.composition.layers.flatMap(layerAssetIds))].filter((id) => !images.has(id))
   if (missing.length) {
     const names = missing.map((id) => `'${byId.get(id)?.name ?? id}'`).join(', ')
     throw new UserError('MISSING_IMAGE', `${name} cannot be opened: the image${missing.length > 1 ? 's' : ''} ${names} ${missing.length > 1 ? 'are' : 'is'} missing or damaged inside the file`)

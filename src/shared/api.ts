@@ -1,6 +1,7 @@
 import { z } from 'zod'
-import { AssetMeta, Composition } from './project'
+import { AssetMeta, Composition, ShadowLayer } from './project'
 import { RecentFile, Settings, SettingsPatch } from './settings'
+import { BatchJobState, BatchRow, BatchSettings } from './batch'
 
 /**
  * The one API contract between the UI (renderer) and the Node side (Electron main or the web
@@ -64,6 +65,17 @@ export const Capabilities = z.object({
 
 const Empty = z.object({}).strict()
 
+/** The shadow engine process as the UI shows it. */
+export const EngineStatus = z.object({
+  state: z.enum(['idle', 'starting', 'ready', 'crashed', 'unavailable']),
+  runtime: z.string().optional(),
+  backend: z.string().optional(),
+  detail: z.string().optional(),
+  modelName: z.string().optional(),
+  message: z.string().optional(),
+})
+export type EngineStatus = z.infer<typeof EngineStatus>
+
 function method<Req extends z.ZodType, Res extends z.ZodType>(request: Req, response: Res) {
   return { request, response }
 }
@@ -122,6 +134,51 @@ export const api = {
     z.object({ path: z.string(), width: z.number().int(), height: z.number().int() }),
   ),
 
+  /**
+   * Generates the shadow of one object layer (issue 5) in the engine process. The reply is a ready
+   * shadow layer (not yet in the composition: the editor inserts it beneath its object as one undo
+   * step) with its new assets and their previews. `requestId` names the request for
+   * `shadow.cancel` and for the `engine.progress` events. With `useEditedAttention`, the object's
+   * current shadow layer's painted attention maps are fed to the shadow block.
+   */
+  'shadow.generate': method(
+    z.object({
+      composition: Composition,
+      objectId: z.string().min(1).max(64),
+      requestId: z.string().min(1).max(100),
+      useEditedAttention: z.boolean().default(false),
+    }),
+    z.object({
+      layer: ShadowLayer,
+      assets: z.array(AssetMeta),
+      previews: z.array(Preview),
+      empty: z.boolean(),
+      warnings: z.array(z.string()),
+      engine: z.object({ runtime: z.string(), backend: z.string(), detail: z.string(), modelName: z.string() }),
+      timings: z.record(z.string(), z.number()),
+    }),
+  ),
+  'shadow.cancel': method(z.object({ requestId: z.string().min(1).max(100) }), z.object({ cancelled: z.boolean() })),
+  /** Stores an image the editor made (a painted brush mask or attention map, PNG) and returns its asset. */
+  'shadow.putImage': method(
+    z.object({ name: z.string().min(1).max(200), bytes: Bytes }),
+    z.object({ asset: AssetMeta, preview: Preview }),
+  ),
+  /** The engine process: idle, starting, ready (runtime and backend) or crashed. Loads the model when `load`. */
+  'engine.status': method(z.object({ load: z.boolean().default(false) }), EngineStatus),
+  /** Test hook: makes the engine process crash (recovery is part of the contract). */
+  'engine.crash': method(Empty, z.object({})),
+
+  /** Batch (issue 6): starts a job over a folder (one at a time); progress comes as batch.state / batch.item events. */
+  'batch.start': method(BatchSettings, BatchJobState),
+  'batch.control': method(z.object({ jobId: z.string().max(100), action: z.enum(['pause', 'resume', 'cancel']) }), BatchJobState),
+  /** The current or last job (the panel reopened), null when none ran. */
+  'batch.status': method(Empty, z.object({ job: BatchJobState.nullable() })),
+  /** A small JPEG of a finished result, by its index; null once dropped. */
+  'batch.thumbnail': method(z.object({ jobId: z.string().max(100), index: z.number().int().nonnegative() }), z.object({ bytes: Bytes.nullable() })),
+  /** Opens a folder (the batch's output) in the system's file manager. */
+  'batch.openFolder': method(z.object({ path: z.string().min(1).max(4096) }), z.object({ opened: z.boolean() })),
+
   /** Native dialogs (Electron only; capabilities.nativeDialogs says whether they exist). */
   'dialog.openFile': method(
     z.object({ kind: z.enum(['photo', 'object', 'project']), multiple: z.boolean().default(false) }),
@@ -150,6 +207,14 @@ export const events = {
   'menu.action': z.object({ action: z.string().min(1).max(100) }),
   /** The window wants to close with unsaved changes and the user chose "Save": save, then app.close. */
   'app.saveThenClose': z.object({}),
+  /** Progress of a shadow.generate request. */
+  'engine.progress': z.object({ requestId: z.string(), stage: z.string(), fraction: z.number().optional(), message: z.string().optional() }),
+  /** The engine process changed state (started, ready with its backend, crashed and will restart). */
+  'engine.status': EngineStatus,
+  /** The batch job changed (state, counts, ETA): at most a few times a second. */
+  'batch.state': BatchJobState,
+  /** One input settled (done, skipped, failed). */
+  'batch.item': z.object({ jobId: z.string().max(100), row: BatchRow }),
   /** A file given on the command line or dropped on the app icon. */
   'app.openPath': z.object({ path: z.string(), kind: z.enum(['photo', 'object', 'project']) }),
 } as const

@@ -6,12 +6,14 @@ import { z } from 'zod'
  * depends on zoom or on the size of the previews the renderer shows.
  *
  * Layers form a discriminated union on `kind`. Today: `photo` (the background) and `object`
- * (a cut-out with alpha). `shadow` is reserved for shadow layers linked to an object (issue 5):
- * its schema exists so the format and the compositor already know how to carry and draw it.
+ * (a cut-out with alpha) and `shadow` (a generated shadow linked to an object, with its edits).
+ *
+ * Format history: 1 = photo and object layers (shadow layers as plain images); 2 = shadow layers
+ * carry `source` and `edits` (and their extra assets: erase mask, attention maps).
  */
 
 /** Current version of the project document. Bump it and add a migration in src/core/project-file.ts. */
-export const PROJECT_FORMAT_VERSION = 1
+export const PROJECT_FORMAT_VERSION = 2
 
 export const AssetId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'asset ids are 1-64 letters, digits, _ or -')
 export type AssetId = z.infer<typeof AssetId>
@@ -59,9 +61,63 @@ export const ObjectLayer = z.object({
 })
 export type ObjectLayer = z.infer<typeof ObjectLayer>
 
+/** A point in photo pixels. */
+export const Point = z.object({ x: z.number().finite(), y: z.number().finite() })
+export type Point = z.infer<typeof Point>
+
 /**
- * A shadow linked to an object layer (issue 5 fills this in): an image (RGBA or a matte) drawn
- * beneath its object with a blend mode. Kept minimal here so the format can already carry it.
+ * The user's edits of a shadow layer, applied on top of the generated pixels (the generated image
+ * itself is never changed, so "reset to generated" just drops the edits). Every field is optional
+ * with a neutral default (see `shadowEdits` in src/shared/shadow.ts), so older files and writers
+ * that know nothing about edits (batch) stay valid.
+ */
+export const ShadowEdits = z.object({
+  /** Multiplies the shadow's strength (alpha): 1 = as generated, 0 = none, up to 3. */
+  density: z.number().min(0).max(3).optional(),
+  /** Extra blur, in photo pixels (Gaussian sigma). */
+  softness: z.number().min(0).max(500).optional(),
+  /** The colour of the shade (#rrggbb): black = as generated; lighter channels darken less (src/shared/shadow.ts). */
+  tint: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
+  /** Horizontal skew in degrees (Fabric's skewX, applied before scale and rotation). */
+  skewX: z.number().min(-80).max(80).optional(),
+  /** Erase/restore brush: a greyscale mask the size of the shadow image (255 = keep, 0 = erased). */
+  maskAssetId: AssetId.nullable().optional(),
+})
+export type ShadowEdits = z.infer<typeof ShadowEdits>
+
+/**
+ * Where a generated shadow came from: what the editor needs to notice that the object moved
+ * (stale), to steer the light about the object's contact point, to reset the edits and to
+ * regenerate with corrected attention maps.
+ */
+export const ShadowSource = z.object({
+  /** The object's transform when the shadow was generated (a different one = stale). */
+  objectTransform: Transform,
+  /** The layer's transform as generated (reset target; light steering starts from it). */
+  generatedTransform: Transform,
+  /** Where the object meets the ground (bottom centre of its mask), photo pixels. */
+  contact: Point,
+  /** Direction of the generated cast shadow from the contact point, degrees (0 = right, 90 = down); null if it has none. */
+  castAngle: z.number().finite().nullable(),
+  /** Length of the generated cast shadow (contact point to its far end), photo pixels. */
+  castLength: z.number().finite().nonnegative(),
+  /** The light as the user steered it: the shadow's direction (degrees) and length (photo px); null = as generated. */
+  light: z.object({ angle: z.number().finite(), length: z.number().finite().positive() }).nullable().optional(),
+  /** The attention maps (RGB: R occluders, G occluder shadows) over `attentionRect`, as predicted or as corrected. */
+  attentionAssetId: AssetId.optional(),
+  attentionRect: z.object({ x: z.number(), y: z.number(), width: z.number().positive(), height: z.number().positive() }).optional(),
+  /** True when the attention maps were painted by the user (regenerate feeds them to the shadow block). */
+  attentionEdited: z.boolean().optional(),
+  /** Model, runtime and backend that generated it (shown to the user). */
+  model: z.string().max(200).optional(),
+  backend: z.string().max(200).optional(),
+})
+export type ShadowSource = z.infer<typeof ShadowSource>
+
+/**
+ * A shadow linked to an object layer: an RGBA "multiply layer" (alpha = strength, colour = the
+ * shadow's colour; applying it gives photo * (1 - a + a * colour)) drawn beneath its object.
+ * Generated shadows carry `source` and `edits` (format 2); a shadow without them is a plain image.
  */
 export const ShadowLayer = z.object({
   ...layerBase,
@@ -71,6 +127,8 @@ export const ShadowLayer = z.object({
   assetId: AssetId,
   transform: Transform,
   blend: z.enum(['multiply', 'normal']).default('multiply'),
+  source: ShadowSource.optional(),
+  edits: ShadowEdits.optional(),
 })
 export type ShadowLayer = z.infer<typeof ShadowLayer>
 
@@ -116,6 +174,15 @@ export const ProjectDocument = z.object({
 })
 export type ProjectDocument = z.infer<typeof ProjectDocument>
 
+/** Every image a layer uses: its own, and for a shadow its erase mask and attention maps. */
+export function layerAssetIds(l: Layer): string[] {
+  if (l.kind !== 'shadow') return [l.assetId]
+  const ids = [l.assetId]
+  if (l.edits?.maskAssetId) ids.push(l.edits.maskAssetId)
+  if (l.source?.attentionAssetId) ids.push(l.source.attentionAssetId)
+  return ids
+}
+
 /** Checks references inside a composition; returns a list of problems (empty when consistent). */
 export function compositionProblems(c: Composition): string[] {
   const problems: string[] = []
@@ -125,7 +192,7 @@ export function compositionProblems(c: Composition): string[] {
   c.layers.forEach((l, i) => {
     if (ids.has(l.id)) problems.push(`layer id ${l.id} is used twice`)
     ids.add(l.id)
-    if (!assets.has(l.assetId)) problems.push(`layer '${l.name}' uses image ${l.assetId}, which is missing`)
+    for (const id of layerAssetIds(l)) if (!assets.has(id)) problems.push(`layer '${l.name}' uses image ${id}, which is missing`)
     if (l.kind === 'photo' && i !== 0) problems.push('the photo layer must be the bottom layer')
     if (l.kind === 'shadow' && !objects.has(l.objectId)) problems.push(`shadow layer '${l.name}' belongs to a missing object ${l.objectId}`)
   })

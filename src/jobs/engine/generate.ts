@@ -1,0 +1,310 @@
+/**
+ * Shadow generation for the editor, inside the engine worker: the photo with the scene's other
+ * cut-outs drawn in, the chosen object placed at full resolution, the engine's pipeline
+ * (generateShadow) run on it, and the result packed for the editor: the shadow as an RGBA
+ * multiply layer cropped to where it is (PNG, at most maxLayerSide: the model's detail is far below
+ * that, so the editor and export lose nothing), the attention maps, and the geometry the light
+ * control needs (contact point, cast direction and length).
+ */
+import sharp from 'sharp'
+import { UserError } from '../../core/errors'
+import { openImage, type RawImage } from '../../core/image'
+import { placeLayer } from '../../core/compose'
+import type { ShadowEngine } from '../../engine/inference'
+import { contextWindow, generateShadow, maskBoundingBox, type Rect } from '../../engine/pipeline'
+import type { ShadowBlock } from '../../engine/shadow-block'
+import type { EngineInfo, EngineProgress, GeneratePayload, GenerateResult } from '../../shared/engine-protocol'
+import type { ObjectLayer } from '../../shared/project'
+
+type Payload = Omit<GeneratePayload, 'maxLayerSide' | 'scene'> & { maxLayerSide: number; scene: NonNullable<GeneratePayload['scene']> }
+
+/** Decoded photos by content id: the editor regenerates on the same photo again and again. */
+const photoCache = new Map<string, RawImage>()
+
+async function decodePhoto(ref: { id: string; bytes: Uint8Array }): Promise<RawImage> {
+  const hit = photoCache.get(ref.id)
+  if (hit) return hit
+  const { data, info } = await (await openImage(ref.bytes)).removeAlpha().raw().toBuffer({ resolveWithObject: true })
+  const img: RawImage = { width: info.width, height: info.height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
+  photoCache.clear() // one photo at a time: a 50 MP photo is 150 MB decoded
+  photoCache.set(ref.id, img)
+  return img
+}
+
+function objectLayer(id: string, transform: ObjectLayer['transform'], opacity = 1): ObjectLayer {
+  return { kind: 'object', id, name: id, assetId: id, visible: true, locked: false, opacity, transform }
+}
+
+export interface GenerateDeps {
+  engine: ShadowEngine
+  info: EngineInfo
+  /** Opens (once) the shadow block that takes given attention maps. */
+  shadowBlock(): Promise<ShadowBlock>
+  progress(p: EngineProgress): void
+  signal: AbortSignal
+}
+
+export async function generateForEditor(payload: Payload, deps: GenerateDeps): Promise<GenerateResult> {
+  const t0 = performance.now()
+  const { signal } = deps
+  deps.progress({ stage: 'decode', fraction: 0.05, message: 'Reading the photo' })
+  const photo = await decodePhoto(payload.photo)
+  signal.throwIfAborted()
+  const { width, height } = photo
+  const image = new Uint8Array(photo.data)
+  const bytesById = new Map<string, Uint8Array>()
+  const bytesOf = (id: string) => bytesById.get(id) as Uint8Array
+
+  // Other cut-outs first (they are part of the scene the model looks at), then the object.
+  const blend = (o: { input: Buffer; raw: { width: number; height: number }; left: number; top: number }, mask: Uint8Array | null) => {
+    const { width: w, height: h } = o.raw
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const s = (y * w + x) * 4
+        const a = o.input[s + 3]
+        if (a === 0) continue
+        const p = (o.top + y) * width + o.left + x
+        const q = p * 3
+        image[q] = (o.input[s] * a + image[q] * (255 - a) + 127) / 255
+        image[q + 1] = (o.input[s + 1] * a + image[q + 1] * (255 - a) + 127) / 255
+        image[q + 2] = (o.input[s + 2] * a + image[q + 2] * (255 - a) + 127) / 255
+        if (mask && a >= 128) mask[p] = 255
+      }
+    }
+  }
+  for (const [i, s] of payload.scene.entries()) {
+    bytesById.set(`scene${i}`, s.image.bytes)
+    const o = await placeLayer(objectLayer(`scene${i}`, s.transform, s.opacity), bytesOf, width, height)
+    if (o) blend(o, null)
+  }
+  bytesById.set('object', payload.object.image.bytes)
+  const placed = await placeLayer(objectLayer('object', payload.object.transform), bytesOf, width, height)
+  if (!placed) throw new UserError('OBJECT_OUTSIDE', 'the object lies outside the photo: move it onto the photo to generate its shadow')
+  const mask = new Uint8Array(width * height)
+  blend(placed, mask)
+  const box = maskBoundingBox({ width, height, channels: 1, data: mask })
+  if (!box) throw new UserError('MASK_EMPTY', 'the object has no opaque pixels inside the photo')
+  signal.throwIfAborted()
+  const t1 = performance.now()
+
+  deps.progress({ stage: 'infer', fraction: 0.3, message: `Running the model (${deps.info.backend})` })
+  let engine: ShadowEngine = deps.engine
+  if (payload.attention) {
+    // Corrected maps: the shadow block runs on them (the engine's own prediction fills what they do not cover).
+    const given = await attentionInModelSpace(payload.attention, box, width, height, deps.engine.size)
+    const block = await deps.shadowBlock()
+    engine = {
+      ...deps.engine,
+      async infer(batch, n) {
+        const own = await deps.engine.infer(batch, n)
+        const attention = new Float32Array(own.attention)
+        for (let i = 0; i < given.cover.length; i++) {
+          if (given.cover[i]) {
+            attention[i * 2] = given.maps[i * 2]
+            attention[i * 2 + 1] = given.maps[i * 2 + 1]
+          }
+        }
+        return { attention, darkening: await block.run(batch, attention, n) }
+      },
+    }
+  }
+  const result = await generateShadow(engine, { image: { width, height, channels: 3, data: image }, mask: { width, height, channels: 1, data: mask } }, { inPlace: true, layer: true, signal })
+  const t2 = performance.now()
+  deps.progress({ stage: 'pack', fraction: 0.8, message: 'Preparing the shadow layer' })
+  const layer = result.layer
+  if (!layer) throw new Error('the pipeline returned no shadow layer')
+
+  // Crop the layer to where the shadow is (plus a margin) and scale it to at most maxLayerSide.
+  const alphaBox = alphaBounds(layer.image.data, layer.width, layer.height)
+  const empty = !alphaBox
+  const margin = Math.round(0.02 * Math.max(layer.width, layer.height))
+  const crop: Rect = alphaBox
+    ? {
+        x: Math.max(0, alphaBox.x - margin),
+        y: Math.max(0, alphaBox.y - margin),
+        width: Math.min(layer.width, alphaBox.x + alphaBox.width + margin) - Math.max(0, alphaBox.x - margin),
+        height: Math.min(layer.height, alphaBox.y + alphaBox.height + margin) - Math.max(0, alphaBox.y - margin),
+      }
+    : { x: 0, y: 0, width: Math.min(8, layer.width), height: Math.min(8, layer.height) }
+  const k = Math.min(1, payload.maxLayerSide / Math.max(crop.width, crop.height))
+  const outW = Math.max(1, Math.round(crop.width * k))
+  const outH = Math.max(1, Math.round(crop.height * k))
+  let pipeline = sharp(Buffer.from(layer.image.data.buffer, layer.image.data.byteOffset, layer.image.data.byteLength), { raw: { width: layer.width, height: layer.height, channels: 4 } }).extract({ left: crop.x, top: crop.y, width: crop.width, height: crop.height })
+  if (outW !== crop.width || outH !== crop.height) pipeline = pipeline.resize(outW, outH, { fit: 'fill', kernel: 'lanczos3' })
+  const small = await pipeline.raw().toBuffer()
+  const layerPng = await sharp(small, { raw: { width: outW, height: outH, channels: 4 } }).png({ compressionLevel: 2 }).toBuffer()
+  const rect = { x: layer.x + crop.x, y: layer.y + crop.y, width: crop.width, height: crop.height }
+
+  // Geometry for the light control.
+  const contact = contactPoint(mask, width, box)
+  const cast = castOf(small, outW, outH, rect, contact, maskCentroid(mask, width, box), box)
+
+  // Attention maps as RGB over the context window.
+  const att = result.attention
+  const cw = att.content.width
+  const chh = att.content.height
+  const attRgb = Buffer.alloc(cw * chh * 3)
+  for (let y = 0; y < chh; y++) {
+    for (let x = 0; x < cw; x++) {
+      const s = (y + att.content.y) * att.size + x + att.content.x
+      const o = (y * cw + x) * 3
+      attRgb[o] = Math.round(Math.min(1, Math.max(0, att.occluders[s])) * 255)
+      attRgb[o + 1] = Math.round(Math.min(1, Math.max(0, att.occluderShadows[s])) * 255)
+    }
+  }
+  const attentionPng = await sharp(attRgb, { raw: { width: cw, height: chh, channels: 3 } }).png({ compressionLevel: 2 }).toBuffer()
+  const t3 = performance.now()
+  deps.progress({ stage: 'done', fraction: 1 })
+  return {
+    layerPng: new Uint8Array(layerPng.buffer, layerPng.byteOffset, layerPng.byteLength),
+    layerWidth: outW,
+    layerHeight: outH,
+    rect,
+    attentionPng: new Uint8Array(attentionPng.buffer, attentionPng.byteOffset, attentionPng.byteLength),
+    attentionRect: att.window,
+    contact,
+    castAngle: cast.angle,
+    castLength: cast.length,
+    empty,
+    warnings: result.warnings,
+    engine: deps.info,
+    timings: { place: t1 - t0, ...result.timings, pipeline: t2 - t1, pack: t3 - t2, total: t3 - t0 },
+  }
+}
+
+function alphaBounds(rgba: Uint8Array, w: number, h: number): Rect | null {
+  let x0 = w
+  let x1 = -1
+  let y0 = -1
+  let y1 = -1
+  for (let y = 0; y < h; y++) {
+    const row = y * w * 4
+    for (let x = 0; x < w; x++) {
+      if (rgba[row + x * 4 + 3] > 2) {
+        if (y0 < 0) y0 = y
+        y1 = y
+        if (x < x0) x0 = x
+        if (x > x1) x1 = x
+      }
+    }
+  }
+  return y0 < 0 ? null : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 }
+}
+
+/** Where the object stands: the mean x of its lowest rows (bottom 4% of its height), at its bottom edge. */
+export function contactPoint(mask: Uint8Array, width: number, box: Rect): { x: number; y: number } {
+  const rows = Math.max(1, Math.round(box.height * 0.04))
+  let sum = 0
+  let n = 0
+  for (let y = box.y + box.height - rows; y < box.y + box.height; y++) {
+    for (let x = box.x; x < box.x + box.width; x++) {
+      if (mask[y * width + x]) {
+        sum += x
+        n++
+      }
+    }
+  }
+  return { x: n ? sum / n : box.x + box.width / 2, y: box.y + box.height }
+}
+
+function maskCentroid(mask: Uint8Array, width: number, box: Rect): { x: number; y: number } {
+  let sx = 0
+  let sy = 0
+  let n = 0
+  for (let y = box.y; y < box.y + box.height; y++) {
+    for (let x = box.x; x < box.x + box.width; x++) {
+      if (mask[y * width + x]) {
+        sx += x
+        sy += y
+        n++
+      }
+    }
+  }
+  return n ? { x: sx / n, y: sy / n } : { x: box.x + box.width / 2, y: box.y + box.height / 2 }
+}
+
+/**
+ * The cast shadow's direction and length from the contact point: the darkness-weighted centroid of
+ * the shadow gives the direction (none when it sits on the contact point: a shadow straight under
+ * the object has nothing to steer), and the length is how far the shadow reaches along it
+ * (95th percentile of the darkness-weighted projection).
+ */
+function castOf(rgba: Buffer, w: number, h: number, rect: Rect, contact: { x: number; y: number }, centre: { x: number; y: number }, box: Rect): { angle: number | null; length: number } {
+  const sx = rect.width / w
+  const sy = rect.height / h
+  let sw = 0
+  let mx = 0
+  let my = 0
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const a = rgba[(y * w + x) * 4 + 3]
+      if (a < 8) continue
+      const px = rect.x + (x + 0.5) * sx - contact.x
+      const py = rect.y + (y + 0.5) * sy - contact.y
+      sw += a
+      mx += a * px
+      my += a * py
+    }
+  }
+  if (sw === 0) return { angle: null, length: 0 }
+  // Direction: from the object's own centre to the shadow's (a shadow that overlaps the object's
+  // box, as a lying object's does, still gives its offset); length: measured from the contact point.
+  mx = mx / sw + contact.x - centre.x
+  my = my / sw + contact.y - centre.y
+  const dist = Math.hypot(mx, my)
+  if (dist < 0.04 * Math.max(box.width, box.height)) return { angle: null, length: 0 }
+  const ux = mx / dist
+  const uy = my / dist
+  const proj: { v: number; a: number }[] = []
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const a = rgba[(y * w + x) * 4 + 3]
+      if (a < 8) continue
+      proj.push({ v: (rect.x + (x + 0.5) * sx - contact.x) * ux + (rect.y + (y + 0.5) * sy - contact.y) * uy, a })
+    }
+  }
+  proj.sort((p, q) => p.v - q.v)
+  let acc = 0
+  let length = dist
+  for (const p of proj) {
+    acc += p.a
+    if (acc >= 0.95 * sw) {
+      length = Math.max(dist, p.v)
+      break
+    }
+  }
+  return { angle: (Math.atan2(uy, ux) * 180) / Math.PI, length }
+}
+
+/**
+ * Maps corrected attention maps (RGB PNG over a photo rectangle) into the model input the pipeline
+ * will build for this object: the same context window and letterboxing as generateShadow
+ * (contextWindow, square input of side S). `cover` marks model pixels the given maps cover.
+ */
+async function attentionInModelSpace(given: { png: Uint8Array; rect: Rect }, box: Rect, width: number, height: number, S: number): Promise<{ maps: Float32Array; cover: Uint8Array }> {
+  const win = contextWindow(box, width, height)
+  const scale = S / Math.max(win.width, win.height)
+  const cw = Math.max(1, Math.round(win.width * scale))
+  const ch = Math.max(1, Math.round(win.height * scale))
+  const cx = Math.floor((S - cw) / 2)
+  const cy = Math.floor((S - ch) / 2)
+  const { data, info } = await sharp(Buffer.from(given.png)).removeAlpha().raw().toBuffer({ resolveWithObject: true })
+  const maps = new Float32Array(S * S * 2)
+  const cover = new Uint8Array(S * S)
+  for (let v = 0; v < S; v++) {
+    for (let u = 0; u < S; u++) {
+      // model pixel centre -> photo -> given map pixel (nearest)
+      const px = win.x + (Math.min(Math.max(u - cx, 0), cw - 1) + 0.5) / scale
+      const py = win.y + (Math.min(Math.max(v - cy, 0), ch - 1) + 0.5) / scale
+      const gx = Math.floor(((px - given.rect.x) / given.rect.width) * info.width)
+      const gy = Math.floor(((py - given.rect.y) / given.rect.height) * info.height)
+      if (gx < 0 || gy < 0 || gx >= info.width || gy >= info.height) continue
+      const o = (gy * info.width + gx) * info.channels
+      const i = v * S + u
+      maps[i * 2] = data[o] / 255
+      maps[i * 2 + 1] = data[o + 1] / 255
+      cover[i] = 1
+    }
+  }
+  return { maps, cover }
+}
