@@ -98,6 +98,7 @@ const command: Command = {
     process.on('SIGTERM', onTerm)
 
     let bar: ProgressBar | null = null
+    let lastPlain = 0
     try {
       const result = await runTraining({
         ...DEFAULT_TRAIN_OPTIONS,
@@ -121,12 +122,19 @@ const command: Command = {
         },
         onProgress: (p) => {
           if (p.event !== 'step') return
-          if (!bar) bar = new ProgressBar(p.totalSteps - p.startStep, 'train', 'steps')
           const l = p.losses
-          bar.update(
-            p.step - p.startStep,
-            `step ${p.step}/${p.totalSteps} ${(p.msPerStep / 1000).toFixed(2)}s/step loss ${l.total.toFixed(3)} (dark ${l.darkening.toFixed(4)} att ${l.attention.toFixed(3)} img ${l.image.toFixed(4)} grad ${l.gradient.toFixed(4)} adv ${l.adversarial.toFixed(3)} D ${l.discriminator.toFixed(3)})`,
-          )
+          const extra = `step ${p.step}/${p.totalSteps} ${(p.msPerStep / 1000).toFixed(2)}s/step loss ${l.total.toFixed(3)} (dark ${l.darkening.toFixed(4)} att ${l.attention.toFixed(3)} img ${l.image.toFixed(4)} grad ${l.gradient.toFixed(4)} adv ${l.adversarial.toFixed(3)} D ${l.discriminator.toFixed(3)})`
+          if (process.stderr.isTTY) {
+            if (!bar) bar = new ProgressBar(p.totalSteps - p.startStep, 'train', 'steps')
+            bar.update(p.step - p.startStep, extra)
+            return
+          }
+          // In a log file (nohup), a line a minute with the ETA at the current pace.
+          const now = Date.now()
+          if (now - lastPlain < 60_000 && p.step < p.totalSteps) return
+          lastPlain = now
+          const eta = (p.totalSteps - p.step) * (p.msPerStep / 1000)
+          console.error(`train ${new Date(now).toISOString().slice(11, 19)} ${extra} ETA ${formatDuration(eta)} pairs ${p.trainCount}`)
         },
       })
       const summary = [
