@@ -107,6 +107,8 @@ export async function runBatch(options: BatchOptions, control: BatchControl = {}
   }
   const count = (s: ReportRow['status']) => [...rows.values()].filter((r) => r.status === s).length
   emit({ type: 'planned', total: plan.items.length + plan.other.length, toProcess: toProcess.length, alreadyDone: plan.items.length - toProcess.length, skipped: count('skipped'), failed: count('failed') })
+  // Inputs settled by planning (junk, missing masks, already done) are listed before any work.
+  for (const row of rows.values()) emit({ type: 'item', row })
 
   let executor: Executor | null = null
   let runtime = 'none'

@@ -10,6 +10,7 @@ import { CanvasView } from './ui/CanvasView'
 import { ExportDialog } from './ui/ExportDialog'
 import { LayersPanel } from './ui/LayersPanel'
 import { PropertiesPanel } from './ui/PropertiesPanel'
+import { BatchPanel } from './ui/BatchPanel'
 import { StatusBar } from './ui/StatusBar'
 import { Toasts } from './ui/Toasts'
 import { Toolbar } from './ui/Toolbar'
@@ -162,6 +163,7 @@ function Shell({ onDrop }: { onDrop(files: File[]): void }) {
         <aside className="sidebar">
           <LayersPanel />
           <PropertiesPanel />
+          <BatchPanel />
         </aside>
       </main>
       <StatusBar />
