@@ -185,8 +185,8 @@ interface DiffAnalysis {
   nearDarkCount: number
 }
 
-/** Box blur 3x3 of one channel-interleaved image's luminance, as floats. */
-function luminance(img: RawImage): Float32Array {
+/** Luminance of an RGB image (0-255) and its 3x3 box blur. */
+function luminance(img: RawImage): { raw: Float32Array; blurred: Float32Array } {
   const { width: w, height: h, data } = img
   const lum = new Float32Array(w * h)
   for (let i = 0; i < w * h; i++) lum[i] = 0.299 * data[i * 3] + 0.587 * data[i * 3 + 1] + 0.114 * data[i * 3 + 2]
@@ -207,7 +207,7 @@ function luminance(img: RawImage): Float32Array {
       out[y * w + x] = s / n
     }
   }
-  return out
+  return { raw: lum, blurred: out }
 }
 
 /** Square dilation of a 0/1 mask by radius r (separable: rows, then columns). */
@@ -243,18 +243,21 @@ function dilate(mask: Uint8Array, w: number, h: number, r: number): Uint8Array {
  */
 function analyseDifference(noShadow: RawImage, shadow: RawImage, object: RawImage): DiffAnalysis {
   const { width: w, height: h } = noShadow
-  const a = luminance(noShadow)
-  const b = luminance(shadow)
+  const { raw: a, blurred: A } = luminance(noShadow)
+  const { raw: b, blurred: B } = luminance(shadow)
   const change = new Uint8Array(w * h)
   let darkened = 0, brightened = 0
+  // A pixel changes when it passes the threshold itself and its neighbourhood agrees a little:
+  // thin shadow lines survive, isolated noise (JPEG, sensor) does not.
+  const support = CHECK.minDelta / 3
   for (let i = 0; i < w * h; i++) {
     const delta = a[i] - b[i]
-    if (delta >= CHECK.minDelta && b[i] < a[i] * (1 - CHECK.minRelativeDarkening)) {
+    if (delta >= CHECK.minDelta && b[i] < a[i] * (1 - CHECK.minRelativeDarkening) && A[i] - B[i] >= support) {
       if (!object.data[i]) {
         change[i] = 1
         darkened++
       }
-    } else if (-delta >= CHECK.minDelta && a[i] < b[i] * (1 - CHECK.minRelativeDarkening)) {
+    } else if (-delta >= CHECK.minDelta && a[i] < b[i] * (1 - CHECK.minRelativeDarkening) && B[i] - A[i] >= support) {
       change[i] = 2
       brightened++
     }
@@ -265,7 +268,12 @@ function analyseDifference(noShadow: RawImage, shadow: RawImage, object: RawImag
   const objSide = Math.max(box.width, box.height)
   const around = dilate(objMask, w, h, Math.max(2, Math.round(objSide * 0.08)))
   const margin = Math.round(objSide * 0.5)
+  // Soft shadows fade below the threshold in places: pixels up to 2 apart still connect.
+  const dark = new Uint8Array(w * h)
+  for (let i = 0; i < w * h; i++) dark[i] = change[i] === 1 ? 1 : 0
+  const bridge = dilate(dark, w, h, 2)
   const nearDark = new Uint8Array(w * h)
+  const reached = new Uint8Array(w * h)
   const queue = new Int32Array(w * h)
   let qn = 0
   for (let i = 0; i < w * h; i++) {
@@ -273,7 +281,7 @@ function analyseDifference(noShadow: RawImage, shadow: RawImage, object: RawImag
     const x = i % w, y = (i / w) | 0
     const inMargin = x >= box.x - margin && x < box.x + box.width + margin && y >= box.y - margin && y < box.y + box.height + margin
     if (around[i] || inMargin) {
-      nearDark[i] = 1
+      reached[i] = 1
       queue[qn++] = i
     }
   }
@@ -287,14 +295,21 @@ function analyseDifference(noShadow: RawImage, shadow: RawImage, object: RawImag
         const xx = x + dx
         if (xx < 0 || xx >= w) continue
         const j = yy * w + xx
-        if (change[j] === 1 && !nearDark[j]) {
-          nearDark[j] = 1
+        if (bridge[j] && !reached[j]) {
+          reached[j] = 1
           queue[qn++] = j
         }
       }
     }
   }
-  return { change, nearDark, darkened, brightened, nearDarkCount: qn }
+  let nearDarkCount = 0
+  for (let i = 0; i < w * h; i++) {
+    if (reached[i] && change[i] === 1) {
+      nearDark[i] = 1
+      nearDarkCount++
+    }
+  }
+  return { change, nearDark, darkened, brightened, nearDarkCount }
 }
 
 async function scaleRaw(img: RawImage, width: number, height: number, kernel: 'linear' | 'nearest' = 'linear'): Promise<RawImage> {
