@@ -24,7 +24,8 @@ function formatEta(secs: number | null): string {
 function percentOf(job: BatchJobState | null): number {
   if (!job) return 0
   const p = job.progress
-  if (p.toProcess === 0) return job.state === 'finished' ? 100 : 0
+  // Nothing left to process (all done before, or only junk): complete once the folder is planned.
+  if (p.toProcess === 0) return job.state === 'starting' || job.state === 'failed' ? 0 : 100
   return Math.min(100, Math.floor((100 * p.processed) / p.toProcess))
 }
 
@@ -134,9 +135,9 @@ export function BatchPanel() {
       setRows([])
       setThumbs({})
       const s = await api.call('batch.start', settings as BatchSettings)
+      // Events may have overtaken this reply (a small batch can be finished already): keep the newer state.
       jobId.current = s.jobId
-      setJob(s)
-      notified.current = null
+      setJob((cur) => (cur && cur.jobId === s.jobId ? cur : s))
     } catch (err) {
       setError(errorMessage(err))
     }
@@ -144,7 +145,8 @@ export function BatchPanel() {
   async function control(action: 'pause' | 'resume' | 'cancel') {
     if (!job) return
     try {
-      setJob(await api.call('batch.control', { jobId: job.jobId, action }))
+      // The new state arrives as a batch.state event (the reply could be older than the events).
+      await api.call('batch.control', { jobId: job.jobId, action })
     } catch (err) {
       setError(errorMessage(err))
     }
