@@ -12,6 +12,7 @@ import type { AppContext } from './context'
 import type { Handlers } from './dispatch'
 import { createShadowHandlers } from './shadow-handlers'
 import { createBatchHandlers } from './batch-handlers'
+import { createFinetuneHandlers } from './finetune-handlers'
 
 /**
  * The API handlers: plain async functions `(request) => response` over the core modules. The same
@@ -70,6 +71,7 @@ export function createHandlers(ctx: AppContext): Handlers {
   return {
     ...createShadowHandlers(ctx),
     ...createBatchHandlers(ctx),
+    ...createFinetuneHandlers(ctx),
     'app.hello': async () => ({
       appVersion: ctx.appVersion,
       projectFormatVersion: PROJECT_FORMAT_VERSION,

@@ -8,7 +8,7 @@
  * verified again and renamed into place: a broken import leaves nothing behind. The default model
  * can never be deleted, renamed or overwritten, and no user model may take its name.
  */
-import { promises as fs } from 'node:fs'
+import { existsSync, promises as fs } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { UserError } from '../core/errors'
@@ -211,4 +211,16 @@ export class ModelStore {
     })
     return this.get(wanted)
   }
+}
+
+/**
+ * The active model's folder for code that cannot wait (an engine worker starting): undefined means
+ * the default (or the chosen model is gone). Same choice as ModelStore.activeDir, checked cheaply.
+ */
+export function activeModelDirSync(settings: SettingsStore, modelsDir = defaultModelsDir()): string | undefined {
+  const panel = settings.get().panels[SETTINGS_KEY] as { active?: unknown } | undefined
+  const name = typeof panel?.active === 'string' ? panel.active : ''
+  if (!name || name === DEFAULT_MODEL_NAME || !NAME_RE.test(name)) return undefined
+  const dir = join(resolve(modelsDir), name)
+  return existsSync(join(dir, MANIFEST_FILE)) ? dir : undefined
 }

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { AssetMeta, Composition, ShadowLayer } from './project'
 import { RecentFile, Settings, SettingsPatch } from './settings'
 import { BatchJobState, BatchRow, BatchSettings } from './batch'
+import { FinetuneJobState, FinetuneSettings, ModelList, PairCheckReport } from './finetune'
 
 /**
  * The one API contract between the UI (renderer) and the Node side (Electron main or the web
@@ -179,6 +180,23 @@ export const api = {
   /** Opens a folder (the batch's output) in the system's file manager. */
   'batch.openFolder': method(z.object({ path: z.string().min(1).max(4096) }), z.object({ opened: z.boolean() })),
 
+  /** Fine-tune (issue 7): checks a pair folder (nothing is trained). */
+  'finetune.check': method(z.object({ pairsDir: z.string().max(4096) }), PairCheckReport),
+  /** Starts a fine-tune (one at a time, in its own thread); progress comes as finetune.state events. */
+  'finetune.start': method(FinetuneSettings, FinetuneJobState),
+  /** Pause (checkpoint and stop; resumable) or cancel (stop and delete the run). */
+  'finetune.control': method(z.object({ jobId: z.string().max(100), action: z.enum(['pause', 'cancel']) }), FinetuneJobState),
+  /** Continues a paused or interrupted run; `save` stops at its current step and saves the best state as the model. */
+  'finetune.resume': method(z.object({ name: z.string().min(1).max(64), save: z.boolean().default(false) }), FinetuneJobState),
+  /** The current or last job, and the unfinished runs that can be resumed (also after a restart). */
+  'finetune.status': method(Empty, z.object({ job: FinetuneJobState.nullable(), resumable: z.array(z.object({ name: z.string(), step: z.number().int() })) })),
+  /** The run's latest preview sheet (PNG: input, model, target, ...), null before the first. */
+  'finetune.preview': method(z.object({ jobId: z.string().max(100) }), z.object({ bytes: Bytes.nullable() })),
+  /** Model manager: the models (shipped default first) and the active one. */
+  'models.list': method(Empty, ModelList),
+  /** Makes a model active (kept in settings); the shadow engine switches to it on its next use. */
+  'models.use': method(z.object({ name: z.string().min(1).max(64) }), ModelList),
+
   /** Native dialogs (Electron only; capabilities.nativeDialogs says whether they exist). */
   'dialog.openFile': method(
     z.object({ kind: z.enum(['photo', 'object', 'project']), multiple: z.boolean().default(false) }),
@@ -215,6 +233,8 @@ export const events = {
   'batch.state': BatchJobState,
   /** One input settled (done, skipped, failed). */
   'batch.item': z.object({ jobId: z.string().max(100), row: BatchRow }),
+  /** The fine-tune job changed (step, losses, validation, preview, end): at most a few times a second. */
+  'finetune.state': FinetuneJobState,
   /** A file given on the command line or dropped on the app icon. */
   'app.openPath': z.object({ path: z.string(), kind: z.enum(['photo', 'object', 'project']) }),
 } as const

@@ -128,6 +128,18 @@ export class EngineHost {
     if (this.pending.has(id)) this.channel?.post({ id, cancel: true })
   }
 
+  /**
+   * Ends the worker when nothing is in flight, so the next request starts a fresh one (which reads
+   * its configuration again: e.g. another active model). Refused while a request runs.
+   */
+  reset(): void {
+    if (this.pending.size > 0) throw new UserError('ENGINE_BUSY', 'the shadow engine is busy: try again when the current shadow is done')
+    const ch = this.channel
+    this.channel = null // its exit is then not a crash
+    ch?.kill()
+    this.setStatus({ state: 'idle' })
+  }
+
   /** Ids of the requests not answered yet. */
   get inFlight(): number[] {
     return [...this.pending.keys()]
@@ -163,6 +175,7 @@ export function threadChannel(config: EngineConfig): EngineChannel {
   }
 }
 
-export function createThreadEngineHost(config: EngineConfig = {}): EngineHost {
-  return new EngineHost(() => threadChannel(config))
+/** `config` may be a function: it is read each time a worker starts (after reset(), a crash). */
+export function createThreadEngineHost(config: EngineConfig | (() => EngineConfig) = {}): EngineHost {
+  return new EngineHost(() => threadChannel(typeof config === 'function' ? config() : config))
 }
