@@ -46,6 +46,8 @@ const ctx: AppContext = {
   assets: new AssetStore(),
   settings,
   samplesDir: join(app.getAppPath(), 'resources', 'samples'),
+  // Events from handlers (batch progress, engine status) to the window.
+  emit: sendEvent,
   onDocumentState(state) {
     documentState = state
     mainWindow?.setTitle(state.title)
