@@ -6,7 +6,7 @@
  *                                    [--tile 176] [--out docs/synth-contact-sheet.png]
  */
 import { parseArgs } from 'node:util'
-import sharp from 'sharp'
+import sharp, { type OverlayOptions } from 'sharp'
 import { renderPair } from '../src/synth/render'
 import { loadTextures } from '../src/synth/textures'
 import { writeFileAtomic } from '../src/core/atomic'
@@ -32,7 +32,7 @@ const rows = Math.ceil(count / perRow)
 const gap = 4
 const W = perRow * (3 * tile + 2 * gap) + (perRow - 1) * gap * 3
 const H = rows * tile + (rows - 1) * gap
-const composites: sharp.OverlayOptions[] = []
+const composites: OverlayOptions[] = []
 const t0 = performance.now()
 for (let i = 0; i < count; i++) {
   const pair = renderPair(seed + i, { size, textures })

@@ -10,7 +10,7 @@ import { dot, generateScene, project, screenBox, type Entity, type Material, typ
 import { SRGB_TO_LINEAR, type TextureSet } from './textures'
 import type { Primitive } from './primitives'
 
-export const GENERATOR_VERSION = 'umbra-synth-1'
+export const GENERATOR_VERSION = 'umbra-synth-2'
 
 export interface RenderOptions {
   /** Output width and height in pixels (square). */
@@ -79,8 +79,9 @@ class TexSampler {
     const sa = m.sin
     const tu = (u * ca - v * sa) * m.scale
     const tv = (u * sa + v * ca) * m.scale
-    const texels = footprint * m.scale
-    let level = texels > 1 ? Math.floor(Math.log2(texels) + 0.5) : 0
+    // Mip level = round(log2(texels per pixel)), from the integer bit length (no log per sample).
+    const texels = footprint * m.scale * 1.41421356
+    let level = texels >= 2 ? 31 - Math.clz32(texels | 0) : 0
     if (level >= tex.levels.length) level = tex.levels.length - 1
     const lv = tex.levels[level]
     const f = 1 / (1 << level)
@@ -165,6 +166,11 @@ const ROLE_NONE = 0
 const ROLE_OBJECT = 1
 const ROLE_OCCLUDER = 2
 const ROLE_ENV = 3
+
+const TIMING = !!process.env.UMBRA_SYNTH_TIMING
+
+/** A change of sun visibility between neighbours (in visSh + 2 visNo units) that asks for anti-aliasing. */
+const VIS_JUMP = 0.6
 
 /** Subsample offsets inside a pixel (rotated grid: good edge anti-aliasing for 4 samples). */
 const SUBSAMPLES = [
@@ -265,7 +271,8 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
     const dl = 1 / Math.sqrt(dx * dx + dy * dy + dz * dz)
     dx *= dl; dy *= dl; dz *= dl
     res[R_ROLE] = ROLE_NONE
-    res[R_PARTIAL] = 0
+    // Sun visibility summary (visSh + 2 visNo; 3 = fully lit) for the refinement test.
+    res[R_PARTIAL] = 3
     res[R_OCCSHADOW] = 0
 
     // ---- primary visibility
@@ -329,6 +336,7 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
     const Py = Oy + tBest * dy
     const Pz = Oz + tBest * dz
     let Nx: number, Ny: number, Nz: number
+    let spec = 0
     let footprint = tBest * pixAngle
     if (hit === HIT_BACKDROP && backdrop) {
       // A distant photo: lit evenly, slightly hazed towards the horizon colour.
@@ -362,8 +370,17 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
       if (ax >= ay && ax >= az) { u = nrm[5]; v = -nrm[4] }
       else if (ay >= az) { u = nrm[3]; v = nrm[5] }
       else { u = nrm[3]; v = -nrm[4] }
-      sampler.sample(ents[hit].materials[prim.material], u, v, footprint, alb)
+      const mat = ents[hit].materials[prim.material]
+      sampler.sample(mat, u, v, footprint, alb)
       res[R_ROLE] = entRole[hit]
+      if (mat.gloss > 0) {
+        // Blinn-Phong sheen: half vector between the sun and the viewer.
+        let hx = Lx - dx, hy = Ly - dy, hz = Lz - dz
+        const hl = 1 / Math.sqrt(hx * hx + hy * hy + hz * hz)
+        hx *= hl; hy *= hl; hz *= hl
+        const nh = Nx * hx + Ny * hy + Nz * hz
+        spec = nh > 0 ? mat.gloss * Math.pow(nh, mat.shininess) * (mat.shininess + 8) * 0.04 : 0
+      }
     }
 
     // ---- sun visibility over the disc, split by who blocks it
@@ -441,7 +458,7 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
         // The object's own surface keeps its self-shadowing in both images.
         visNo = hit === objIdx ? visSh : 1 - (blockedOcc + blockedEnv) / nsUsed
         if (blockedOcc * 2 >= nsUsed && (hit < 0 || entRole[hit] === ROLE_ENV)) res[R_OCCSHADOW] = 1
-        if ((visSh > 0 && visSh < 1) || (visNo > 0 && visNo < 1)) res[R_PARTIAL] = 1
+        res[R_PARTIAL] = visSh + 2 * visNo
       }
     }
 
@@ -455,7 +472,7 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
       const s = ent.sphere
       const ddx = s[0] - Px, ddy = s[1] - Py, ddz = s[2] - Pz
       const d2 = ddx * ddx + ddy * ddy + ddz * ddz
-      if (d2 > 9 * s[3] * s[3]) continue
+      if (d2 > 6 * s[3] * s[3]) continue
       const ao = ent.ao
       let occ = 0
       for (let q = 0; q < ao.length; q += 4) {
@@ -475,19 +492,21 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
     const bounce = 0.5 - 0.5 * Ny
     const sunNo = ndl > 0 ? ndl * visNo : 0
     const sunSh = ndl > 0 ? ndl * visSh : 0
-    res[0] = alb[0] * (sunR * sunNo + skyR * skyNo + bR * bounce)
-    res[1] = alb[1] * (sunG * sunNo + skyG * skyNo + bG * bounce)
-    res[2] = alb[2] * (sunB * sunNo + skyB * skyNo + bB * bounce)
-    res[3] = alb[0] * (sunR * sunSh + skyR * skySh + bR * bounce)
-    res[4] = alb[1] * (sunG * sunSh + skyG * skySh + bG * bounce)
-    res[5] = alb[2] * (sunB * sunSh + skyB * skySh + bB * bounce)
+    const specNo = spec * (ndl > 0 ? visNo : 0)
+    const specSh = spec * (ndl > 0 ? visSh : 0)
+    res[0] = alb[0] * (sunR * sunNo + skyR * skyNo + bR * bounce) + sunR * specNo
+    res[1] = alb[1] * (sunG * sunNo + skyG * skyNo + bG * bounce) + sunG * specNo
+    res[2] = alb[2] * (sunB * sunNo + skyB * skyNo + bB * bounce) + sunB * specNo
+    res[3] = alb[0] * (sunR * sunSh + skyR * skySh + bR * bounce) + sunR * specSh
+    res[4] = alb[1] * (sunG * sunSh + skyG * skySh + bG * bounce) + sunG * specSh
+    res[5] = alb[2] * (sunB * sunSh + skyB * skySh + bB * bounce) + sunB * specSh
   }
 
   let calls = 0
   // ---- pass 1: pixel centres
   const res = new Float64Array(10)
   const hitCode = new Int32Array(npx)
-  const partial = new Uint8Array(npx)
+  const vis = new Float32Array(npx)
   const put = (i: number, w: number): void => {
     const o = i * 3
     buf.linNo[o] += res[0] * w; buf.linNo[o + 1] += res[1] * w; buf.linNo[o + 2] += res[2] * w
@@ -502,7 +521,7 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
       shade(x + 0.5, y + 0.5, hash2(x, y), res)
       calls++
       hitCode[i] = res[R_HIT]
-      partial[i] = res[R_PARTIAL]
+      vis[i] = res[R_PARTIAL]
       put(i, 1)
     }
   }
@@ -510,9 +529,12 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const i = y * size + x
-      let refine = partial[i] === 1
+      // Refine where the surface changes (silhouettes) or the sun visibility jumps between neighbours
+      // (hard shadow edges); wide, smooth penumbrae are left to the per-pixel jitter.
+      let refine = false
       const h = hitCode[i]
-      if (!refine) {
+      const vi = vis[i]
+      {
         for (let oy = -1; oy <= 1 && !refine; oy++) {
           const yy = y + oy
           if (yy < 0 || yy >= size) continue
@@ -520,7 +542,7 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
             const xx = x + ox
             if (xx < 0 || xx >= size) continue
             const j = yy * size + xx
-            if (hitCode[j] !== h || partial[j]) {
+            if (hitCode[j] !== h || Math.abs(vis[j] - vi) > VIS_JUMP) {
               refine = true
               break
             }
@@ -664,8 +686,12 @@ function finish(scene: Scene, size: number, buf: Buffers): Finished {
     const nl = G[rng.uint() & 4095] * sig
     for (let c = 0; c < 3; c++) {
       const n = nl + G[rng.uint() & 4095] * sig * chroma
-      A[i * 3 + c] = Math.max(0, Math.min(255, Math.round(a[i * 3 + c] + n)))
-      B[i * 3 + c] = Math.max(0, Math.min(255, Math.round(b[i * 3 + c] + n)))
+      const j = i * 3 + c
+      // Uint8Array stores clamp nothing: clamp, then round half up.
+      const va = a[j] + n + 0.5
+      const vb = b[j] + n + 0.5
+      A[j] = va <= 0 ? 0 : va >= 255 ? 255 : va | 0
+      B[j] = vb <= 0 ? 0 : vb >= 255 ? 255 : vb | 0
     }
   }
   const object = new Uint8Array(px)
@@ -784,8 +810,12 @@ function buildMeta(scene: Scene, size: number, areas: PairMeta['areas']): PairMe
 
 /** Renders one scene as it stands (no rejection). */
 export function renderScene(scene: Scene, size: number, textures: TextureSet, sunSamples = 8): RenderedPair & { accepted: boolean } {
+  const t0 = TIMING ? performance.now() : 0
   const buf = traceScene(scene, size, textures, sunSamples)
-  return finish(scene, size, buf)
+  const t1 = TIMING ? performance.now() : 0
+  const r = finish(scene, size, buf)
+  if (TIMING) console.error(`trace ${(t1 - t0).toFixed(1)} ms, finish ${(performance.now() - t1).toFixed(1)} ms`)
+  return r
 }
 
 /**

@@ -25,6 +25,9 @@ export interface Material {
   cropH: number
   /** Linear multiplier applied to the texture (colour and brightness of the surface). */
   tint: V3
+  /** Specular sheen (0 = matte) and its Blinn-Phong exponent. */
+  gloss: number
+  shininess: number
 }
 
 export type EntityRole = 'object' | 'occluder' | 'env'
@@ -144,11 +147,19 @@ export function kelvinToLinear(k: number): V3 {
   return [lin[0] / y, lin[1] / y, lin[2] / y]
 }
 
-/** Texture indices by role; roles come from the first folder level (ground/, wall/, background/, objects/). */
-export function texturePools(set: TextureSet): Record<'ground' | 'wall' | 'background' | 'object', number[]> {
-  const pools = { ground: [] as number[], wall: [] as number[], background: [] as number[], object: [] as number[] }
+/**
+ * Texture indices by role; photo roles come from the first folder level (ground/, wall/,
+ * background/, objects/), photos outside those folders serve every role; `procedural` holds the
+ * generated patterns (every texture when there are no photos).
+ */
+export function texturePools(set: TextureSet): Record<'ground' | 'wall' | 'background' | 'object' | 'procedural' | 'groundProcedural', number[]> {
+  const pools = { ground: [] as number[], wall: [] as number[], background: [] as number[], object: [] as number[], procedural: [] as number[], groundProcedural: [] as number[] }
   const all: number[] = []
   set.textures.forEach((t, i) => {
+    if (!t.photo) {
+      pools.procedural.push(i)
+      return
+    }
     all.push(i)
     const top = t.name.split(/[\\/]/)[0].toLowerCase()
     if (!t.name.includes('/') && !t.name.includes('\\')) return
@@ -157,7 +168,12 @@ export function texturePools(set: TextureSet): Record<'ground' | 'wall' | 'backg
     else if (top.startsWith('background') || top.startsWith('backdrop')) pools.background.push(i)
     else if (top.startsWith('object')) pools.object.push(i)
   })
-  for (const k of Object.keys(pools) as (keyof typeof pools)[]) if (pools[k].length === 0) pools[k] = all
+  // Procedural patterns that pass for ground (not fabric, paint or plastic).
+  pools.groundProcedural = pools.procedural.filter((i) => /^procedural:(asphalt|concrete|grass|sand|dirt|paving|stone|wood):/.test(set.textures[i].name))
+  if (pools.groundProcedural.length === 0) pools.groundProcedural = pools.procedural
+  if (all.length === 0) all.push(...pools.procedural)
+  if (pools.procedural.length === 0) pools.procedural = all
+  for (const k of ['ground', 'wall', 'background', 'object'] as const) if (pools[k].length === 0) pools[k] = all
   return pools
 }
 
@@ -198,10 +214,12 @@ export function makeMaterial(rng: Rng, set: TextureSet, pool: number[], worldSpa
     cropW,
     cropH,
     tint,
+    gloss: 0,
+    shininess: 16,
   }
 }
 
-function makeEntity(role: EntityRole, kind: ShapeKind, height: number, pos: V3, yaw: number, rng: Rng, set: TextureSet, pool: number[], photoTex: boolean): Entity {
+function makeEntity(role: EntityRole, kind: ShapeKind, height: number, pos: V3, yaw: number, rng: Rng, set: TextureSet, pool: number[], procPool: number[], photoTex: boolean): Entity {
   const shape = buildShape(kind, height, pos, yaw, rng)
   const materials: Material[] = []
   for (let m = 0; m < shape.materials; m++) {
@@ -212,11 +230,14 @@ function makeEntity(role: EntityRole, kind: ShapeKind, height: number, pos: V3, 
     if (isSkin) tint = kelvinToLinear(rng.range(2500, 5000)).map((c) => c * rng.range(0.15, 0.5)) as V3
     else if (isTyre) tint = [0.04, 0.04, 0.045]
     else if (isGlass) tint = [0.06, 0.07, 0.08]
-    else tint = randomTint(rng, 0.9, rng.chance(0.3) ? 0.06 : 0.25, rng.chance(0.3) ? 1.1 : 0.8)
+    else tint = randomTint(rng, 0.6, rng.chance(0.3) ? 0.05 : 0.2, rng.chance(0.3) ? 1.0 : 0.75)
     // Photo detail on most surfaces; some plain (painted metal, plastic) with faint texture.
     const span = height * rng.range(0.3, 1.5)
-    const mat = makeMaterial(rng, set, pool, span, tint)
-    if (!photoTex || isSkin || isTyre || isGlass) mat.scale *= 0.3
+    const plain = isSkin || isTyre || isGlass || rng.chance(0.25)
+    const mat = makeMaterial(rng, set, plain ? procPool : pool, span, tint)
+    if (!photoTex || plain) mat.scale *= 0.3
+    mat.gloss = isGlass ? 0.6 : isSkin ? 0.05 : rng.chance(0.4) ? rng.range(0.05, 0.4) : 0
+    mat.shininess = isGlass ? 200 : rng.logRange(8, 120)
     materials.push(mat)
   }
   return entityFromPrimitives(role, kind, shape.prims, materials, height, pos, yaw)
@@ -375,7 +396,8 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
     sun: sunColor,
     sky: skyIrr,
     bounce: [0, 0, 0],
-    skyHorizon: kelvinToLinear(skyK * 0.7).map((c) => c * (0.9 + ratio)) as V3,
+    // Horizon haze is paler than the zenith: mostly white with a little of the sky's colour.
+    skyHorizon: kelvinToLinear(skyK).map((c) => (0.35 * c + 0.65) * (0.9 + ratio)) as V3,
     skyZenith: skyColor.map((c) => c * (0.5 + ratio)) as V3,
     setting,
   }
@@ -397,16 +419,13 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
   const camera = makeCamera(camPos, target, fov, rng.chance(0.5) ? rng.normal() * 1.5 : 0)
   const yaw = rng.range(0, Math.PI * 2)
   const objPool = pools.object
-  const object = makeEntity('object', objKind, objH, [0, 0, 0], yaw, rng, set, objPool, hasPhotos)
+  const object = makeEntity('object', objKind, objH, [0, 0, 0], yaw, rng, set, objPool, pools.procedural, hasPhotos)
 
   // ---------------- environment
   const groundSpan = rng.logRange(0.4, 3)
   const groundTint = randomTint(rng, 0.35, 0.35, 1.0)
-  const ground = makeMaterial(rng, set, pools.ground, groundSpan, groundTint)
-  if (hasPhotos && rng.chance(0.25)) {
-    // Plain surfaces (asphalt, concrete) are common under shadows: fade the photo detail.
-    ground.scale *= 0.15
-  }
+  // Plain surfaces (asphalt, concrete, sand) are common under real shadows: a third are procedural.
+  const ground = makeMaterial(rng, set, hasPhotos && rng.chance(0.65) ? pools.ground : pools.groundProcedural, groundSpan, groundTint)
   let wall: Plane | null = null
   let backdrop: Plane | null = null
   const entities: Entity[] = [object]
@@ -422,7 +441,7 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
       wall = { point, normal, material: makeMaterial(rng, set, pools.wall, objH * rng.range(1, 5), wallTint) }
     }
   }
-  if (!wall && setting !== 'indoor' && rng.chance(0.6)) {
+  if (!wall && setting !== 'indoor' && rng.chance(0.75)) {
     const far = dist * rng.range(2.5, 8)
     const normal: V3 = [0, 0, -1]
     const mat = makeMaterial(rng, set, pools.background, far * tanHalf * 2 * rng.range(1, 2), [1, 1, 1])
@@ -467,7 +486,7 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
     const kind = pickKind(rng)
     const [lo, hi] = SHAPE_HEIGHTS[kind]
     const h = rng.range(lo, hi)
-    const occ = makeEntity('occluder', kind, h, g, rng.range(0, Math.PI * 2), rng, set, objPool, hasPhotos)
+    const occ = makeEntity('occluder', kind, h, g, rng.range(0, Math.PI * 2), rng, set, objPool, pools.procedural, hasPhotos)
     // Not overlapping anything on the ground.
     let ok = true
     for (const e of entities) {
@@ -526,7 +545,7 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
     objectIndex: ordered.length - 1,
     post,
     scale: objH,
-    aoStrength: 0.6,
+    aoStrength: 0.45,
     textureNames: [...names].sort((a, b) => a - b).map((i) => set.textures[i].name),
   }
 }

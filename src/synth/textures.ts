@@ -137,7 +137,8 @@ export async function loadTextureFolder(dir: string): Promise<TextureSet> {
     }
   }
   if (textures.length === 0) throw new UserError('NO_TEXTURES', `none of the ${files.length} images in ${dir} could be decoded`)
-  return { source: dir, textures, skipped }
+  // Plain procedural surfaces (asphalt, concrete, paint) stay in the mix: they are common in real scenes.
+  return { source: dir, textures: [...textures, ...proceduralTextures()], skipped }
 }
 
 // ---------------------------------------------------------------- procedural textures

@@ -136,9 +136,12 @@ describe('umbra synth job', () => {
     await fs.writeFile(join(tex, 'a.png'), await img(200))
     await fs.writeFile(join(tex, 'c.jpg'), 'garbage')
     const set = await loadTextureFolder(tex)
-    expect(set.textures.map((t) => t.name)).toEqual(['a.png', join('ground', 'b.png')])
+    const photos = set.textures.filter((t) => t.photo)
+    expect(photos.map((t) => t.name)).toEqual(['a.png', join('ground', 'b.png')])
+    // Procedural patterns stay in the mix after the photos.
+    expect(set.textures.slice(2).every((t) => !t.photo)).toBe(true)
     expect(set.skipped).toEqual([join(tex, 'c.jpg')])
-    expect(set.textures[0].levels[0]).toMatchObject({ width: 64, height: 48 })
+    expect(photos[0].levels[0]).toMatchObject({ width: 64, height: 48 })
   })
 
   it('reports a full disk clearly and leaves no half-written sample', async () => {
