@@ -347,7 +347,8 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
       next = dataset.batch(opts.batch, rng, opts.augment)
       next.catch(() => {}) // surfaced when awaited
       const t0 = Date.now()
-      const losses = trainStep(generator, discriminator, optG, optD, gVars, dVars, stackBatch(examples, s), opts.lossWeights, step >= opts.ganStartStep)
+      const weights = { ...opts.lossWeights, shadowBalanceCap: opts.lossWeights.shadowBalanceCap ?? shadowBalanceCapAt(step) }
+      const losses = trainStep(generator, discriminator, optG, optD, gVars, dVars, stackBatch(examples, s), weights, step >= opts.ganStartStep)
       const ms = Date.now() - t0
       if (!Number.isFinite(losses.total)) {
         throw new Error(`training diverged at step ${step + 1} (loss ${losses.total}); the last checkpoint is intact: lower --lr and --resume`)
@@ -384,6 +385,16 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
     bestVal,
     aborted,
   }
+}
+
+/**
+ * The shadow-region balance cap by step: 30 for the first 3000 steps (leave the "no shadow"
+ * minimum), then down linearly to 8 at step 10000 (more conservative where unsure). A function of
+ * the step alone, so a resumed run continues the same schedule.
+ */
+export function shadowBalanceCapAt(step: number): number {
+  if (step < 3000) return 30
+  return Math.max(8, 30 - ((step - 3000) * 22) / 7000)
 }
 
 function zeroLosses(): StepLosses {

@@ -13,6 +13,12 @@ import * as tf from '@tensorflow/tfjs'
  */
 export interface LossWeights {
   darkening: number
+  /**
+   * Cap of the shadow-region balance ratio (see shadowBalanceWeights); default 30. High early on so
+   * the model leaves the "no shadow" minimum; lower later, so a pixel that is only possibly shadow
+   * is darkened less (misplaced dark pixels cost global error). The training loop schedules it.
+   */
+  shadowBalanceCap?: number
   image: number
   attention: number
   gradient: number
@@ -43,13 +49,13 @@ export function composite(noShadow: tf.Tensor, darkening: tf.Tensor): tf.Tensor 
 }
 
 /** Per-pixel weights [B,S,S,1]: balanced between the (dilated) object-shadow region and the rest; 0 on the object. */
-export function shadowBalanceWeights(objectShadow: tf.Tensor4D, object: tf.Tensor4D, noShadow: tf.Tensor4D): tf.Tensor4D {
+export function shadowBalanceWeights(objectShadow: tf.Tensor4D, object: tf.Tensor4D, noShadow: tf.Tensor4D, cap = 30): tf.Tensor4D {
   return tf.tidy(() => {
     const near = tf.maxPool(objectShadow, 5, 1, 'same') as tf.Tensor4D
     const nearCount = tf.sum(near)
     const total = near.size
     // ratio of the rest to the shadow region, clamped so an empty/huge shadow does not blow up
-    const ratio = tf.clipByValue(tf.div(tf.sub(total, nearCount), tf.maximum(nearCount, 1)), 1, 30)
+    const ratio = tf.clipByValue(tf.div(tf.sub(total, nearCount), tf.maximum(nearCount, 1)), 1, Math.max(1, cap))
     const w = tf.add(1, tf.mul(near, tf.sub(ratio, 1)))
     // Very dark shadow-free pixels carry no information about the darkening ratio.
     const lum = tf.mean(noShadow, -1, true)
@@ -109,7 +115,7 @@ export function generatorLoss(
   discriminate: ((image: tf.Tensor4D) => tf.Tensor) | null,
 ): GeneratorLossParts {
   const target = darkeningTarget(batch.noShadow, batch.shadow)
-  const w = shadowBalanceWeights(batch.objectShadow, batch.object, batch.noShadow)
+  const w = shadowBalanceWeights(batch.objectShadow, batch.object, batch.noShadow, weights.shadowBalanceCap ?? 30)
   const darkening = weightedMean(tf.abs(tf.sub(outputs.darkening, target)), w)
   // Soft-target cross-entropy on the same weights: its gradient at the logits is (d - d*), so the
   // sigmoid, which starts saturated near 0 (conservative init), does not stall learning as L1 alone does.
