@@ -175,20 +175,27 @@ const command: Command = {
       const engine = await createShadowEngine({ modelDir, threads })
       try {
         const rows: Record<string, number[]> = { decode: [], 'mask decode': [], crop: [], infer: [], upsample: [], composite: [], encode: [], total: [] }
-        const cpuTotal: number[] = []
+        const cpuRows: Record<string, number[]> = { decode: [], 'mask decode': [], crop: [], infer: [], upsample: [], composite: [], encode: [], total: [] }
         let info = ''
         for (let r = 0; r < pipelineRuns + 1; r++) {
           const c0 = process.cpuUsage()
+          const cpuAt = () => {
+            const u = process.cpuUsage(c0)
+            return (u.user + u.system) / 1000
+          }
           const t0 = performance.now()
           const image = await decodeRgb(imageBytes)
           const t1 = performance.now()
+          const k1 = cpuAt()
           const mask = maskPath !== undefined ? await decodeMask(maskPath) : ellipseMask(image.width, image.height)
           const t2 = performance.now()
+          const k2 = cpuAt()
           const result = await generateShadow(engine, { image, mask }, { layer: false, inPlace: true })
           const t3 = performance.now()
+          const k3 = cpuAt()
           const jpeg = await encodeImage(result.composite, { format: 'jpeg' })
           const t4 = performance.now()
-          const cpu = process.cpuUsage(c0)
+          const k4 = cpuAt()
           if (r === 0) {
             info = `${image.width}x${image.height} (${((image.width * image.height) / 1e6).toFixed(1)} MP), window ${result.window.width}x${result.window.height}, JPEG ${(imageBytes.length / 1e6).toFixed(1)} MB in, ${(jpeg.length / 1e6).toFixed(1)} MB out`
             continue // warm-up
@@ -201,11 +208,15 @@ const command: Command = {
           rows.composite.push(result.timings.composite)
           rows.encode.push(t4 - t3)
           rows.total.push(t4 - t0)
-          cpuTotal.push((cpu.user + cpu.system) / 1000)
+          cpuRows.decode.push(k1)
+          cpuRows['mask decode'].push(k2 - k1)
+          for (const stage of ['crop', 'infer', 'upsample', 'composite'] as const) cpuRows[stage].push(result.cpuTimings[stage])
+          cpuRows.encode.push(k4 - k3)
+          cpuRows.total.push(k4)
         }
         console.log(`full pipeline, warm process, ${engine.runtime}, median of ${pipelineRuns}: ${info}`)
-        for (const [name, xs] of Object.entries(rows)) console.log(`  ${name.padEnd(12)} ${median(xs).toFixed(0).padStart(6)} ms`)
-        console.log(`  (CPU time of the whole pipeline, all threads: ${median(cpuTotal).toFixed(0)} ms)`)
+        console.log(`  ${'stage'.padEnd(12)} ${'wall'.padStart(6)}    ${'CPU (all threads)'}`)
+        for (const [name, xs] of Object.entries(rows)) console.log(`  ${name.padEnd(12)} ${median(xs).toFixed(0).padStart(6)} ms ${median(cpuRows[name]).toFixed(0).padStart(6)} ms`)
         console.log('  (upsample = Mitchell to 4x model size; the last bilinear stage is fused into composite)')
       } finally {
         await engine.dispose()
