@@ -195,7 +195,10 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   if (opts.resume && !ckpt) log(`no checkpoint in ${opts.outDir}: starting a new run`)
 
   const modelConfig = ckpt ? ckpt.meta.modelConfig : opts.modelConfig
-  const discConfig = ckpt ? ckpt.meta.discConfig : defaultDiscriminatorConfig(modelConfig.size)
+  // A discriminator that has never trained (the run is still in its supervised warm-up) is rebuilt
+  // from the current defaults, so a cheaper design reaches runs started before it.
+  const discFresh = !ckpt || (ckpt.step < opts.ganStartStep && JSON.stringify(ckpt.meta.discConfig) !== JSON.stringify(defaultDiscriminatorConfig(modelConfig.size)))
+  const discConfig = ckpt && !discFresh ? ckpt.meta.discConfig : defaultDiscriminatorConfig(modelConfig.size)
   const s = modelConfig.size
   const generator = buildShadowModel(modelConfig)
   const discriminator = buildDiscriminator(discConfig)
@@ -216,10 +219,14 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   if (ckpt) {
     try {
       setModelWeightsChecked(generator, ckpt.groups.generator, 'generator')
-      setModelWeightsChecked(discriminator, ckpt.groups.discriminator, 'discriminator')
       const named = (ts: tf.Tensor[], prefix: string) => ts.map((t, i) => ({ name: `${prefix}${i}`, tensor: t }))
       if (ckpt.groups.optG.length > 0) await optG.setWeights(named(ckpt.groups.optG, 'g'))
-      if (ckpt.groups.optD.length > 0) await optD.setWeights(named(ckpt.groups.optD, 'd'))
+      if (discFresh) {
+        log(`discriminator rebuilt with the current design (the checkpoint's one had not trained yet)`)
+      } else {
+        setModelWeightsChecked(discriminator, ckpt.groups.discriminator, 'discriminator')
+        if (ckpt.groups.optD.length > 0) await optD.setWeights(named(ckpt.groups.optD, 'd'))
+      }
     } finally {
       for (const ts of Object.values(ckpt.groups)) tf.dispose(ts)
     }
