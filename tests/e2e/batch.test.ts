@@ -81,6 +81,37 @@ describe('Batch panel', () => {
     await page.waitForSelector('[data-testid="batch-status"][data-state="finished"] [data-testid="batch-progress"][data-percent="100"]')
   })
 
+  it('pauses, resumes and cancels from the panel while the editor keeps answering', async () => {
+    const inDir = join(root, 'big')
+    for (let i = 0; i < 16; i++) {
+      const c = await composite(1600, 1200, i, 'jpeg')
+      await write(join(inDir, `big${i}.jpg`), c.photo)
+      await write(join(inDir, `big${i}.mask.png`), c.mask)
+    }
+    await page.fill('[data-testid="batch-in"]', inDir)
+    await page.fill('[data-testid="batch-out"]', join(root, 'big-out'))
+    await page.click('[data-testid="batch-start"]')
+    await page.waitForSelector('[data-testid="batch-status"][data-state="running"]')
+    await page.click('[data-testid="batch-pause"]')
+    await page.waitForSelector('[data-testid="batch-status"][data-state="paused"]')
+    // The editor answers while a batch holds its place: the page (zoom) and the Node side (its loop
+    // serves a request at once; the job runs in its own thread).
+    const zoom0 = await page.textContent('[data-testid="zoom-level"]')
+    await page.evaluate(() => (window as unknown as { __umbra: { run(a: string): void } }).__umbra.run('zoomIn'))
+    await page.waitForFunction((z) => document.querySelector('[data-testid="zoom-level"]')?.textContent !== z, zoom0)
+    const t0 = Date.now()
+    const status = await page.evaluate(async () => (await fetch('/', { cache: 'no-store' })).status)
+    expect(status).toBe(200)
+    expect(Date.now() - t0).toBeLessThan(5000)
+    await page.click('[data-testid="batch-resume"]')
+    await page.waitForSelector('[data-testid="batch-status"][data-state="running"]')
+    await page.click('[data-testid="batch-cancel"]')
+    await page.waitForSelector('[data-testid="batch-status"][data-state="cancelled"]', { timeout: 60_000 })
+    const done = Number((await page.textContent('[data-testid="batch-counts"]'))!.match(/· (\d+) done/)![1])
+    expect(done).toBeLessThan(16)
+    await page.waitForSelector('.toast >> text=/Batch cancelled/')
+  })
+
   it('shows a clear error for a missing input folder', async () => {
     await page.fill('[data-testid="batch-in"]', join(root, 'nowhere'))
     await page.click('[data-testid="batch-start"]')
