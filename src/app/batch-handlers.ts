@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import { UserError } from '../core/errors'
 import { BatchJobHost } from '../jobs/batch/host'
 import { parsePlacement } from '../jobs/batch/placement'
+import { activeModelDirSync } from '../engine/model-store'
 import type { BatchOptions } from '../jobs/batch/types'
 import type { BatchSettings } from '../shared/batch'
 import type { AppContext } from './context'
@@ -35,7 +36,8 @@ async function isFolder(path: string): Promise<boolean> {
 }
 
 /** Checks the panel's settings and turns them into the job's options. */
-export async function batchOptionsFrom(s: BatchSettings): Promise<BatchOptions> {
+/** `defaultModelDir`: the app's model when the settings name none (undefined = resources/models/default). */
+export async function batchOptionsFrom(s: BatchSettings, defaultModelDir?: string): Promise<BatchOptions> {
   if (!s.inDir.trim()) throw new UserError('BAD_ARGS', 'choose the input folder')
   if (!s.outDir.trim()) throw new UserError('BAD_ARGS', 'choose the output folder')
   if (!(await isFolder(s.inDir))) throw new UserError('NOT_FOUND', `the input folder ${s.inDir} does not exist`)
@@ -51,7 +53,7 @@ export async function batchOptionsFrom(s: BatchSettings): Promise<BatchOptions> 
     layers: s.layers,
     projects: s.projects,
     force: s.force,
-    modelDir: s.modelDir.trim() || process.env.UMBRA_MODEL_DIR || undefined,
+    modelDir: s.modelDir.trim() || defaultModelDir || undefined,
     thumbnailSize: 96,
   }
 }
@@ -78,7 +80,8 @@ export function createBatchHandlers(ctx: AppContext): Handlers {
   return {
     'batch.start': async (settings) => {
       if (!ctx.capabilities.openByPath) throw new UserError('NOT_AVAILABLE', 'batch needs folders on this machine, which this version of the editor cannot reach')
-      const options = await batchOptionsFrom(settings)
+      // The same model as the editor's engine: $UMBRA_MODEL_DIR, else the model chosen in the model manager.
+      const options = await batchOptionsFrom(settings, process.env.UMBRA_MODEL_DIR || activeModelDirSync(ctx.settings))
       // Remembered for the next start of the panel.
       await ctx.settings.update({ panels: { batch: settings }, lastFolders: { batchIn: settings.inDir, batchOut: settings.outDir } })
       return host().start(settings, options)
