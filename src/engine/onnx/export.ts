@@ -40,7 +40,7 @@ export const SUPPORTED_LAYER_CLASSES = [
   'InputLayer', 'Conv2D', 'Conv2DTranspose', 'UpSampling2D', 'Concatenate', 'Add', 'Multiply',
   'Activation', 'ReLU', 'LeakyReLU', 'AveragePooling2D', 'MaxPooling2D',
   // Cheap extras that have an exact ONNX twin: merge layers, and inference-time no-ops.
-  'Subtract', 'Average', 'Maximum', 'Minimum', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout',
+  'Average', 'Maximum', 'Minimum', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout',
   // Nested functional models used as layers are flattened.
   'Model', 'Functional', 'Sequential',
 ] as const
@@ -289,7 +289,6 @@ function emitLayer(g: GraphBuilder, layer: Layer, inputs: string[], inShapes: Sh
     }
     case 'Add':
     case 'Multiply':
-    case 'Subtract':
     case 'Maximum':
     case 'Minimum':
     case 'Average': {
@@ -301,8 +300,7 @@ function emitLayer(g: GraphBuilder, layer: Layer, inputs: string[], inShapes: Sh
         }
       }
       g.flops += (inputs.length - 1) * outElements
-      const op = { Add: 'Sum', Multiply: 'Mul', Subtract: 'Sub', Maximum: 'Max', Minimum: 'Min', Average: 'Mean' }[cls]
-      if (op === 'Sub' && inputs.length !== 2) throw new UserError('ONNX_EXPORT', `${hint}: Subtract takes exactly two inputs`)
+      const op = { Add: 'Sum', Multiply: 'Mul', Maximum: 'Max', Minimum: 'Min', Average: 'Mean' }[cls]
       if (op === 'Mul') {
         // Mul is binary in ONNX: chain it.
         let acc = inputs[0]

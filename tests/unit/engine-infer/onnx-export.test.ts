@@ -65,6 +65,28 @@ describe('tfjs -> ONNX export', () => {
     model.dispose()
   })
 
+  it("matches TensorFlow's asymmetric 'same' padding on odd sizes, and the extra layers", async () => {
+    const size = 15
+    const input = tf.input({ shape: [size, size, 4], name: 'input' })
+    const seed = (n: number) => tf.initializers.glorotUniform({ seed: n })
+    const a = tf.layers.conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: seed(1), activation: 'elu' }).apply(input) as tf.SymbolicTensor // 8
+    const b = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(a) as tf.SymbolicTensor // 4
+    const c = tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(tf.layers.conv2d({ filters: 3, kernelSize: 2, padding: 'same', kernelInitializer: seed(2) }).apply(input) as tf.SymbolicTensor) as tf.SymbolicTensor // 8
+    const d = tf.layers.conv2d({ filters: 3, kernelSize: 3, dilationRate: 2, padding: 'same', kernelInitializer: seed(3), activation: 'relu6' }).apply(c) as tf.SymbolicTensor
+    const e = tf.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear' }).apply(b) as tf.SymbolicTensor // 8
+    const f = tf.layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'valid', kernelInitializer: seed(4) }).apply(b) as tf.SymbolicTensor // 9
+    const g = tf.layers.average().apply([tf.layers.conv2d({ filters: 3, kernelSize: 1, kernelInitializer: seed(5) }).apply(e) as tf.SymbolicTensor, d]) as tf.SymbolicTensor
+    const h = tf.layers.maximum().apply([g, tf.layers.minimum().apply([d, tf.layers.dropout({ rate: 0.5 }).apply(g) as tf.SymbolicTensor]) as tf.SymbolicTensor]) as tf.SymbolicTensor
+    const model = tf.model({ inputs: input, outputs: [h, f] })
+    const exported = exportLayersModelToOnnx(model)
+    const data = testInput(size, 1, 9)
+    const expected = tf.tidy(() => (model.predict(tf.tensor4d(data, [1, size, size, 4])) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array))
+    const got = await runOnnx(exported.bytes, exported.inputName, data, [1, size, size, 4])
+    expect(maxAbsDiff(got[0], expected[0])).toBeLessThan(1e-5)
+    expect(maxAbsDiff(got[1], expected[1])).toBeLessThan(1e-5)
+    model.dispose()
+  })
+
   it('refuses a layer class it cannot convert, naming it', () => {
     const input = tf.input({ shape: [8, 8, 4], name: 'input' })
     const bn = tf.layers.batchNormalization({ name: 'bn' }).apply(input) as tf.SymbolicTensor
