@@ -11,6 +11,7 @@ import { ExportDialog } from './ui/ExportDialog'
 import { LayersPanel } from './ui/LayersPanel'
 import { PropertiesPanel } from './ui/PropertiesPanel'
 import { BatchPanel } from './ui/BatchPanel'
+import { FinetunePanel } from './ui/FinetunePanel'
 import { StatusBar } from './ui/StatusBar'
 import { Toasts } from './ui/Toasts'
 import { Toolbar } from './ui/Toolbar'
@@ -164,6 +165,7 @@ function Shell({ onDrop }: { onDrop(files: File[]): void }) {
           <LayersPanel />
           <PropertiesPanel />
           <BatchPanel />
+          <FinetunePanel />
         </aside>
       </main>
       <StatusBar />
