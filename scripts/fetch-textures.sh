@@ -23,7 +23,6 @@ W="$WORK"
 for f in gravel brick grass moon; do copy ground "$W/$SK/$f.png"; done
 copy ground "$W/$MATE/nature/GreenMeadow.jpg"
 copy ground "$W/$MATE/nature/Wood.jpg"
-copy ground "$W/$MATE/nature/Dune.jpg"
 for f in brick gravel moon; do copy wall "$W/$SK/$f.png"; done
 copy wall "$W/$MATE/nature/Wood.jpg"
 copy wall "$W/$MATE/nature/Blinds.jpg"

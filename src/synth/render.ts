@@ -180,25 +180,14 @@ const SUBSAMPLES = [
   [0.125, 0.625],
 ]
 
-/**
- * Renders the linear-light images and coverages of a scene. Adaptive: one sample at each pixel
- * centre, then 4 more in pixels on a silhouette edge or in a penumbra (partial sun visibility).
- */
-function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Buffers {
+/** Everything a camera ray needs, gathered once per render (module-level code optimizes once, closures would not). */
+function tracerState(scene: Scene, size: number, set: TextureSet, ns: number) {
   const cam = scene.camera
   const light = scene.light
   const ents = scene.entities
   const nEnt = ents.length
   const objIdx = scene.objectIndex
   const sampler = new TexSampler(set)
-  const npx = size * size
-  const buf: Buffers = {
-    linNo: new Float32Array(npx * 3),
-    linSh: new Float32Array(npx * 3),
-    objCov: new Float32Array(npx),
-    occCov: new Float32Array(npx),
-    occShadowCov: new Float32Array(npx),
-  }
   const boxes = ents.map((e) => screenBox(cam, size, e))
   // Flat primitive list with owner entity and role, in entity order (occluders, env, object).
   const allPrims: Primitive[] = []
@@ -239,6 +228,7 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
     ux = 1; uy = 0; uz = 0; ul = 1
   }
   ux /= ul; uy /= ul; uz /= ul
+  const Ux0 = ux, Uy0 = uy, Uz0 = uz
   const vx = Ly * uz - Lz * uy
   const vy = Lz * ux - Lx * uz
   const vz = Lx * uy - Ly * ux
@@ -261,264 +251,345 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
   const backdrop = scene.backdrop
   const aoStrength = scene.aoStrength
 
-  /** Shades one camera ray through image point (pxF, pyF); writes radiances and flags into res. */
-  const shade = (pxF: number, pyF: number, jitter: number, res: Float64Array): void => {
-    const xN = ((2 * pxF) / size - 1) * cam.tanHalf
-    const yN = (1 - (2 * pyF) / size) * cam.tanHalf
-    let dx = Fx + xN * Rx + yN * Ux
-    let dy = Fy + xN * Ry + yN * Uy
-    let dz = Fz + xN * Rz + yN * Uz
-    const dl = 1 / Math.sqrt(dx * dx + dy * dy + dz * dz)
-    dx *= dl; dy *= dl; dz *= dl
-    res[R_ROLE] = ROLE_NONE
-    // Sun visibility summary (visSh + 2 visNo; 3 = fully lit) for the refinement test.
-    res[R_PARTIAL] = 3
-    res[R_OCCSHADOW] = 0
+  return {
+    cam,
+    light,
+    ents,
+    nEnt,
+    objIdx,
+    sampler,
+    allPrims,
+    primRole,
+    entRole,
+    candPrim,
+    pS,
+    pB,
+    Lx,
+    Ly,
+    Lz,
+    vx,
+    vy,
+    vz,
+    tanR,
+    pattern,
+    coneSlack,
+    eps,
+    pixAngle,
+    Fx,
+    Fy,
+    Fz,
+    Rx,
+    Ry,
+    Rz,
+    Ux,
+    Uy,
+    Uz,
+    Ox,
+    Oy,
+    Oz,
+    sunR,
+    sunG,
+    sunB,
+    skyR,
+    skyG,
+    skyB,
+    bR,
+    bG,
+    bB,
+    sunLum,
+    nrm,
+    alb,
+    wall,
+    backdrop,
+    aoStrength,
+    boxes,
+    scene,
+    size,
+    ns,
+    ux: Ux0,
+    uy: Uy0,
+    uz: Uz0,
+  }
+}
 
-    // ---- primary visibility
-    let tBest = Infinity
-    let hit = HIT_SKY
-    let hitPrim = -1
-    if (dy < 0) {
-      tBest = -Oy / dy
-      hit = HIT_GROUND
-    }
-    if (wall) {
-      const den = dx * wall.normal[0] + dy * wall.normal[1] + dz * wall.normal[2]
-      if (den < 0) {
-        const t = ((wall.point[0] - Ox) * wall.normal[0] + (wall.point[1] - Oy) * wall.normal[1] + (wall.point[2] - Oz) * wall.normal[2]) / den
-        if (t > 0 && t < tBest) {
-          tBest = t
-          hit = HIT_WALL
-        }
+type TracerState = ReturnType<typeof tracerState>
+
+/** Shades one camera ray through image point (pxF, pyF); writes radiances and flags into res. */
+function shade(st: TracerState, pxF: number, pyF: number, jitter: number, res: Float64Array): void {
+  const { cam, light, ents, nEnt, objIdx, sampler, allPrims, primRole, entRole, candPrim, pS, pB, Lx, Ly, Lz, vx, vy, vz, tanR, pattern, coneSlack, eps, pixAngle, Fx, Fy, Fz, Rx, Ry, Rz, Ux, Uy, Uz, Ox, Oy, Oz, sunR, sunG, sunB, skyR, skyG, skyB, bR, bG, bB, sunLum, nrm, alb, wall, backdrop, aoStrength, boxes, scene, size, ns, ux, uy, uz } = st
+  const xN = ((2 * pxF) / size - 1) * cam.tanHalf
+  const yN = (1 - (2 * pyF) / size) * cam.tanHalf
+  let dx = Fx + xN * Rx + yN * Ux
+  let dy = Fy + xN * Ry + yN * Uy
+  let dz = Fz + xN * Rz + yN * Uz
+  const dl = 1 / Math.sqrt(dx * dx + dy * dy + dz * dz)
+  dx *= dl; dy *= dl; dz *= dl
+  res[R_ROLE] = ROLE_NONE
+  // Sun visibility summary (visSh + 2 visNo; 3 = fully lit) for the refinement test.
+  res[R_PARTIAL] = 3
+  res[R_OCCSHADOW] = 0
+
+  // ---- primary visibility
+  let tBest = Infinity
+  let hit = HIT_SKY
+  let hitPrim = -1
+  if (dy < 0) {
+    tBest = -Oy / dy
+    hit = HIT_GROUND
+  }
+  if (wall) {
+    const den = dx * wall.normal[0] + dy * wall.normal[1] + dz * wall.normal[2]
+    if (den < 0) {
+      const t = ((wall.point[0] - Ox) * wall.normal[0] + (wall.point[1] - Oy) * wall.normal[1] + (wall.point[2] - Oz) * wall.normal[2]) / den
+      if (t > 0 && t < tBest) {
+        tBest = t
+        hit = HIT_WALL
       }
     }
-    if (backdrop) {
-      const den = dx * backdrop.normal[0] + dy * backdrop.normal[1] + dz * backdrop.normal[2]
-      if (den < 0) {
-        const t = ((backdrop.point[0] - Ox) * backdrop.normal[0] + (backdrop.point[1] - Oy) * backdrop.normal[1] + (backdrop.point[2] - Oz) * backdrop.normal[2]) / den
-        if (t > 0 && t < tBest) {
-          tBest = t
-          hit = HIT_BACKDROP
-        }
+  }
+  if (backdrop) {
+    const den = dx * backdrop.normal[0] + dy * backdrop.normal[1] + dz * backdrop.normal[2]
+    if (den < 0) {
+      const t = ((backdrop.point[0] - Ox) * backdrop.normal[0] + (backdrop.point[1] - Oy) * backdrop.normal[1] + (backdrop.point[2] - Oz) * backdrop.normal[2]) / den
+      if (t > 0 && t < tBest) {
+        tBest = t
+        hit = HIT_BACKDROP
       }
     }
-    let k0 = 0
-    for (let e = 0; e < nEnt; e++) {
-      const b = boxes[e]
-      const nPe = ents[e].prims.length
-      if (pxF < b[0] - 1 || pxF > b[2] + 1 || pyF < b[1] - 1 || pyF > b[3] + 1) {
-        k0 += nPe
-        continue
-      }
-      for (let k = k0; k < k0 + nPe; k++) {
-        if (pxF < pB[4 * k] || pxF > pB[4 * k + 2] || pyF < pB[4 * k + 1] || pyF > pB[4 * k + 3]) continue
-        const t = allPrims[k].hit(Ox, Oy, Oz, dx, dy, dz, tBest)
-        if (t < tBest) {
-          tBest = t
-          hit = e
-          hitPrim = k
-        }
-      }
+  }
+  let k0 = 0
+  for (let e = 0; e < nEnt; e++) {
+    const b = boxes[e]
+    const nPe = ents[e].prims.length
+    if (pxF < b[0] - 1 || pxF > b[2] + 1 || pyF < b[1] - 1 || pyF > b[3] + 1) {
       k0 += nPe
+      continue
     }
-    res[R_HIT] = hit >= 0 ? 1000 + hitPrim : hit
+    for (let k = k0; k < k0 + nPe; k++) {
+      if (pxF < pB[4 * k] || pxF > pB[4 * k + 2] || pyF < pB[4 * k + 1] || pyF > pB[4 * k + 3]) continue
+      const t = allPrims[k].hit(Ox, Oy, Oz, dx, dy, dz, tBest)
+      if (t < tBest) {
+        tBest = t
+        hit = e
+        hitPrim = k
+      }
+    }
+    k0 += nPe
+  }
+  res[R_HIT] = hit >= 0 ? 1000 + hitPrim : hit
 
-    if (hit === HIT_SKY) {
-      const k = Math.sqrt(Math.max(0, dy))
-      const s = sunLum * 0.6 + 0.4
-      res[0] = res[3] = (light.skyHorizon[0] * (1 - k) + light.skyZenith[0] * k) * s
-      res[1] = res[4] = (light.skyHorizon[1] * (1 - k) + light.skyZenith[1] * k) * s
-      res[2] = res[5] = (light.skyHorizon[2] * (1 - k) + light.skyZenith[2] * k) * s
-      return
+  if (hit === HIT_SKY) {
+    const k = Math.sqrt(Math.max(0, dy))
+    const s = sunLum * 0.6 + 0.4
+    res[0] = res[3] = (light.skyHorizon[0] * (1 - k) + light.skyZenith[0] * k) * s
+    res[1] = res[4] = (light.skyHorizon[1] * (1 - k) + light.skyZenith[1] * k) * s
+    res[2] = res[5] = (light.skyHorizon[2] * (1 - k) + light.skyZenith[2] * k) * s
+    return
+  }
+  const Px = Ox + tBest * dx
+  const Py = Oy + tBest * dy
+  const Pz = Oz + tBest * dz
+  let Nx: number, Ny: number, Nz: number
+  let spec = 0
+  let footprint = tBest * pixAngle
+  if (hit === HIT_BACKDROP && backdrop) {
+    // A distant photo: lit evenly, slightly hazed towards the horizon colour.
+    sampler.sample(backdrop.material, Px, -Py, footprint, alb)
+    const lit = sunLum * 0.7 + 0.5
+    const haze = 0.15
+    for (let c = 0; c < 3; c++) res[c] = res[c + 3] = alb[c] * (light.sun[c] * sunLum * 0.8 + light.sky[c] * 1.2) * (1 - haze) + light.skyHorizon[c] * haze * lit
+    return
+  }
+  if (hit === HIT_GROUND) {
+    Nx = 0; Ny = 1; Nz = 0
+    footprint /= Math.max(0.12, -dy)
+    sampler.sample(scene.ground, Px, Pz, footprint, alb)
+  } else if (hit === HIT_WALL && wall) {
+    Nx = wall.normal[0]; Ny = wall.normal[1]; Nz = wall.normal[2]
+    const cosI = -(dx * Nx + dy * Ny + dz * Nz)
+    footprint /= Math.max(0.12, cosI)
+    // Wall texture axes: horizontal along the wall, vertical down.
+    sampler.sample(wall.material, Px * -Nz + Pz * Nx, -Py, footprint, alb)
+  } else {
+    const prim = allPrims[hitPrim]
+    prim.normal(Px, Py, Pz, nrm)
+    Nx = nrm[0]; Ny = nrm[1]; Nz = nrm[2]
+    if (Nx * dx + Ny * dy + Nz * dz > 0) {
+      Nx = -Nx; Ny = -Ny; Nz = -Nz
     }
-    const Px = Ox + tBest * dx
-    const Py = Oy + tBest * dy
-    const Pz = Oz + tBest * dz
-    let Nx: number, Ny: number, Nz: number
-    let spec = 0
-    let footprint = tBest * pixAngle
-    if (hit === HIT_BACKDROP && backdrop) {
-      // A distant photo: lit evenly, slightly hazed towards the horizon colour.
-      sampler.sample(backdrop.material, Px, -Py, footprint, alb)
-      const lit = sunLum * 0.7 + 0.5
-      const haze = 0.15
-      for (let c = 0; c < 3; c++) res[c] = res[c + 3] = alb[c] * (light.sun[c] * sunLum * 0.8 + light.sky[c] * 1.2) * (1 - haze) + light.skyHorizon[c] * haze * lit
-      return
+    const cosI = -(dx * Nx + dy * Ny + dz * Nz)
+    footprint /= Math.max(0.12, cosI)
+    const ax = Math.abs(nrm[6]), ay = Math.abs(nrm[7]), az = Math.abs(nrm[8])
+    let u: number, v: number
+    if (ax >= ay && ax >= az) { u = nrm[5]; v = -nrm[4] }
+    else if (ay >= az) { u = nrm[3]; v = nrm[5] }
+    else { u = nrm[3]; v = -nrm[4] }
+    const mat = ents[hit].materials[prim.material]
+    sampler.sample(mat, u, v, footprint, alb)
+    res[R_ROLE] = entRole[hit]
+    if (mat.gloss > 0) {
+      // Blinn-Phong sheen: half vector between the sun and the viewer.
+      let hx = Lx - dx, hy = Ly - dy, hz = Lz - dz
+      const hl = 1 / Math.sqrt(hx * hx + hy * hy + hz * hz)
+      hx *= hl; hy *= hl; hz *= hl
+      const nh = Nx * hx + Ny * hy + Nz * hz
+      spec = nh > 0 ? mat.gloss * Math.pow(nh, mat.shininess) * (mat.shininess + 8) * 0.04 : 0
     }
-    if (hit === HIT_GROUND) {
-      Nx = 0; Ny = 1; Nz = 0
-      footprint /= Math.max(0.12, -dy)
-      sampler.sample(scene.ground, Px, Pz, footprint, alb)
-    } else if (hit === HIT_WALL && wall) {
-      Nx = wall.normal[0]; Ny = wall.normal[1]; Nz = wall.normal[2]
-      const cosI = -(dx * Nx + dy * Ny + dz * Nz)
-      footprint /= Math.max(0.12, cosI)
-      // Wall texture axes: horizontal along the wall, vertical down.
-      sampler.sample(wall.material, Px * -Nz + Pz * Nx, -Py, footprint, alb)
-    } else {
-      const prim = allPrims[hitPrim]
-      prim.normal(Px, Py, Pz, nrm)
-      Nx = nrm[0]; Ny = nrm[1]; Nz = nrm[2]
-      if (Nx * dx + Ny * dy + Nz * dz > 0) {
-        Nx = -Nx; Ny = -Ny; Nz = -Nz
-      }
-      const cosI = -(dx * Nx + dy * Ny + dz * Nz)
-      footprint /= Math.max(0.12, cosI)
-      const ax = Math.abs(nrm[6]), ay = Math.abs(nrm[7]), az = Math.abs(nrm[8])
-      let u: number, v: number
-      if (ax >= ay && ax >= az) { u = nrm[5]; v = -nrm[4] }
-      else if (ay >= az) { u = nrm[3]; v = nrm[5] }
-      else { u = nrm[3]; v = -nrm[4] }
-      const mat = ents[hit].materials[prim.material]
-      sampler.sample(mat, u, v, footprint, alb)
-      res[R_ROLE] = entRole[hit]
-      if (mat.gloss > 0) {
-        // Blinn-Phong sheen: half vector between the sun and the viewer.
-        let hx = Lx - dx, hy = Ly - dy, hz = Lz - dz
-        const hl = 1 / Math.sqrt(hx * hx + hy * hy + hz * hz)
-        hx *= hl; hy *= hl; hz *= hl
-        const nh = Nx * hx + Ny * hy + Nz * hz
-        spec = nh > 0 ? mat.gloss * Math.pow(nh, mat.shininess) * (mat.shininess + 8) * 0.04 : 0
-      }
-    }
-
-    // ---- sun visibility over the disc, split by who blocks it
-    const ndl = Nx * Lx + Ny * Ly + Nz * Lz
-    let visNo = 0
-    let visSh = 0
-    if (ndl > 0) {
-      const Sx = Px + Nx * eps, Sy = Py + Ny * eps, Sz = Pz + Nz * eps
-      // Primitives whose bounding sphere meets the cone towards the sun disc.
-      let nc = 0
-      let k = 0
-      for (let e = 0; e < nEnt; e++) {
-        const nPe = ents[e].prims.length
-        const s = ents[e].sphere
-        const cx = s[0] - Sx, cy = s[1] - Sy, cz = s[2] - Sz
-        const along = cx * Lx + cy * Ly + cz * Lz
-        const perp2 = cx * cx + cy * cy + cz * cz - along * along
-        const reach = s[3] + (along > 0 ? along * coneSlack : 0)
-        if (along < -s[3] || perp2 > reach * reach) {
-          k += nPe
-          continue
-        }
-        for (const end = k + nPe; k < end; k++) {
-          const p = allPrims[k]
-          const qx = p.sx - Sx, qy = p.sy - Sy, qz = p.sz - Sz
-          const al = qx * Lx + qy * Ly + qz * Lz
-          if (al < -p.sr) continue
-          const pp = qx * qx + qy * qy + qz * qz - al * al
-          const rr = p.sr + (al > 0 ? al * coneSlack : 0)
-          if (pp > rr * rr) continue
-          candPrim[nc++] = k
-        }
-      }
-      if (nc === 0) {
-        visNo = 1
-        visSh = 1
-      } else {
-        const rot = (jitter / 4294967296) * Math.PI * 2
-        const cr = Math.cos(rot), sr = Math.sin(rot)
-        let blockedOcc = 0, blockedEnv = 0, blockedObj = 0
-        // Four well-spread rays first; only if they disagree (a penumbra) shoot the rest.
-        let total = ns
-        for (let s = 0; s < total; s++) {
-          if (s === EARLY_RAYS && (blockedOcc === EARLY_RAYS || blockedEnv === EARLY_RAYS || blockedObj === EARLY_RAYS || blockedOcc + blockedEnv + blockedObj === 0)) {
-            total = EARLY_RAYS
-            break
-          }
-          const a = pattern[2 * s], b = pattern[2 * s + 1]
-          const pa = (a * cr - b * sr) * tanR
-          const pb = (a * sr + b * cr) * tanR
-          let rx = Lx + pa * ux + pb * vx
-          let ry = Ly + pa * uy + pb * vy
-          let rz = Lz + pa * uz + pb * vz
-          const rl = 1 / Math.sqrt(rx * rx + ry * ry + rz * rz)
-          rx *= rl; ry *= rl; rz *= rl
-          for (let c = 0; c < nc; c++) {
-            const pk = candPrim[c]
-            // Inline bounding-sphere test: most candidate primitives miss most rays.
-            const q = 4 * pk
-            const wx = pS[q] - Sx, wy = pS[q + 1] - Sy, wz = pS[q + 2] - Sz
-            const bb = wx * rx + wy * ry + wz * rz
-            if (bb < 0 && wx * wx + wy * wy + wz * wz > pS[q + 3]) continue
-            if (wx * wx + wy * wy + wz * wz - bb * bb > pS[q + 3]) continue
-            if (allPrims[pk].hitNoCull(Sx, Sy, Sz, rx, ry, rz, Infinity) < Infinity) {
-              const role = primRole[pk]
-              if (role === ROLE_OCCLUDER) blockedOcc++
-              else if (role === ROLE_ENV) blockedEnv++
-              else blockedObj++
-              break
-            }
-          }
-        }
-        const nsUsed = total
-        visSh = 1 - (blockedOcc + blockedEnv + blockedObj) / nsUsed
-        // The object's own surface keeps its self-shadowing in both images.
-        visNo = hit === objIdx ? visSh : 1 - (blockedOcc + blockedEnv) / nsUsed
-        if (blockedOcc * 2 >= nsUsed && (hit < 0 || entRole[hit] === ROLE_ENV)) res[R_OCCSHADOW] = 1
-        res[R_PARTIAL] = visSh + 2 * visNo
-      }
-    }
-
-    // ---- sky occlusion estimate from sphere proxies (self excluded)
-    let aoOther = 0
-    let aoObj = 0
-    // Only the ground, walls and steps get the estimate: on the things themselves it matters little.
-    for (let e = 0; e < nEnt && aoStrength > 0 && (hit < 0 || entRole[hit] === ROLE_ENV); e++) {
-      if (e === hit) continue
-      const ent: Entity = ents[e]
-      const s = ent.sphere
-      const ddx = s[0] - Px, ddy = s[1] - Py, ddz = s[2] - Pz
-      const d2 = ddx * ddx + ddy * ddy + ddz * ddz
-      if (d2 > 6 * s[3] * s[3]) continue
-      const ao = ent.ao
-      let occ = 0
-      for (let q = 0; q < ao.length; q += 4) {
-        const qx = ao[q] - Px, qy = ao[q + 1] - Py, qz = ao[q + 2] - Pz
-        const q2 = qx * qx + qy * qy + qz * qz
-        const r2 = ao[q + 3] * ao[q + 3]
-        const cosT = (qx * Nx + qy * Ny + qz * Nz) / Math.sqrt(q2)
-        if (cosT <= 0) continue
-        occ += cosT * Math.min(1, r2 / Math.max(q2, 1e-12))
-      }
-      if (e === objIdx) aoObj += occ
-      else aoOther += occ
-    }
-    const hemi = 0.5 + 0.5 * Ny
-    const skyNo = hemi * (1 - Math.min(0.8, aoOther * aoStrength))
-    const skySh = hit === objIdx ? skyNo : hemi * (1 - Math.min(0.8, (aoOther + aoObj) * aoStrength))
-    const bounce = 0.5 - 0.5 * Ny
-    const sunNo = ndl > 0 ? ndl * visNo : 0
-    const sunSh = ndl > 0 ? ndl * visSh : 0
-    const specNo = spec * (ndl > 0 ? visNo : 0)
-    const specSh = spec * (ndl > 0 ? visSh : 0)
-    res[0] = alb[0] * (sunR * sunNo + skyR * skyNo + bR * bounce) + sunR * specNo
-    res[1] = alb[1] * (sunG * sunNo + skyG * skyNo + bG * bounce) + sunG * specNo
-    res[2] = alb[2] * (sunB * sunNo + skyB * skyNo + bB * bounce) + sunB * specNo
-    res[3] = alb[0] * (sunR * sunSh + skyR * skySh + bR * bounce) + sunR * specSh
-    res[4] = alb[1] * (sunG * sunSh + skyG * skySh + bG * bounce) + sunG * specSh
-    res[5] = alb[2] * (sunB * sunSh + skyB * skySh + bB * bounce) + sunB * specSh
   }
 
+  // ---- sun visibility over the disc, split by who blocks it
+  const ndl = Nx * Lx + Ny * Ly + Nz * Lz
+  let visNo = 0
+  let visSh = 0
+  if (ndl > 0) {
+    const Sx = Px + Nx * eps, Sy = Py + Ny * eps, Sz = Pz + Nz * eps
+    // Primitives whose bounding sphere meets the cone towards the sun disc.
+    let nc = 0
+    let k = 0
+    for (let e = 0; e < nEnt; e++) {
+      const nPe = ents[e].prims.length
+      const s = ents[e].sphere
+      const cx = s[0] - Sx, cy = s[1] - Sy, cz = s[2] - Sz
+      const along = cx * Lx + cy * Ly + cz * Lz
+      const perp2 = cx * cx + cy * cy + cz * cz - along * along
+      const reach = s[3] + (along > 0 ? along * coneSlack : 0)
+      if (along < -s[3] || perp2 > reach * reach) {
+        k += nPe
+        continue
+      }
+      for (const end = k + nPe; k < end; k++) {
+        const p = allPrims[k]
+        const qx = p.sx - Sx, qy = p.sy - Sy, qz = p.sz - Sz
+        const al = qx * Lx + qy * Ly + qz * Lz
+        if (al < -p.sr) continue
+        const pp = qx * qx + qy * qy + qz * qz - al * al
+        const rr = p.sr + (al > 0 ? al * coneSlack : 0)
+        if (pp > rr * rr) continue
+        candPrim[nc++] = k
+      }
+    }
+    if (nc === 0) {
+      visNo = 1
+      visSh = 1
+    } else {
+      const rot = (jitter / 4294967296) * Math.PI * 2
+      const cr = Math.cos(rot), sr = Math.sin(rot)
+      let blockedOcc = 0, blockedEnv = 0, blockedObj = 0
+      // Four well-spread rays first; only if they disagree (a penumbra) shoot the rest.
+      let total = ns
+      for (let s = 0; s < total; s++) {
+        if (s === EARLY_RAYS && (blockedOcc === EARLY_RAYS || blockedEnv === EARLY_RAYS || blockedObj === EARLY_RAYS || blockedOcc + blockedEnv + blockedObj === 0)) {
+          total = EARLY_RAYS
+          break
+        }
+        const a = pattern[2 * s], b = pattern[2 * s + 1]
+        const pa = (a * cr - b * sr) * tanR
+        const pb = (a * sr + b * cr) * tanR
+        let rx = Lx + pa * ux + pb * vx
+        let ry = Ly + pa * uy + pb * vy
+        let rz = Lz + pa * uz + pb * vz
+        const rl = 1 / Math.sqrt(rx * rx + ry * ry + rz * rz)
+        rx *= rl; ry *= rl; rz *= rl
+        for (let c = 0; c < nc; c++) {
+          const pk = candPrim[c]
+          // Inline bounding-sphere test: most candidate primitives miss most rays.
+          const q = 4 * pk
+          const wx = pS[q] - Sx, wy = pS[q + 1] - Sy, wz = pS[q + 2] - Sz
+          const bb = wx * rx + wy * ry + wz * rz
+          if (bb < 0 && wx * wx + wy * wy + wz * wz > pS[q + 3]) continue
+          if (wx * wx + wy * wy + wz * wz - bb * bb > pS[q + 3]) continue
+          if (allPrims[pk].hitNoCull(Sx, Sy, Sz, rx, ry, rz, Infinity) < Infinity) {
+            const role = primRole[pk]
+            if (role === ROLE_OCCLUDER) blockedOcc++
+            else if (role === ROLE_ENV) blockedEnv++
+            else blockedObj++
+            break
+          }
+        }
+      }
+      const nsUsed = total
+      visSh = 1 - (blockedOcc + blockedEnv + blockedObj) / nsUsed
+      // The object's own surface keeps its self-shadowing in both images.
+      visNo = hit === objIdx ? visSh : 1 - (blockedOcc + blockedEnv) / nsUsed
+      if (blockedOcc * 2 >= nsUsed && (hit < 0 || entRole[hit] === ROLE_ENV)) res[R_OCCSHADOW] = 1
+      res[R_PARTIAL] = visSh + 2 * visNo
+    }
+  }
+
+  // ---- sky occlusion estimate from sphere proxies (self excluded)
+  let aoOther = 0
+  let aoObj = 0
+  // Only the ground, walls and steps get the estimate: on the things themselves it matters little.
+  for (let e = 0; e < nEnt && aoStrength > 0 && (hit < 0 || entRole[hit] === ROLE_ENV); e++) {
+    if (e === hit) continue
+    const ent: Entity = ents[e]
+    const s = ent.sphere
+    const ddx = s[0] - Px, ddy = s[1] - Py, ddz = s[2] - Pz
+    const d2 = ddx * ddx + ddy * ddy + ddz * ddz
+    if (d2 > 6 * s[3] * s[3]) continue
+    const ao = ent.ao
+    let occ = 0
+    for (let q = 0; q < ao.length; q += 4) {
+      const qx = ao[q] - Px, qy = ao[q + 1] - Py, qz = ao[q + 2] - Pz
+      const q2 = qx * qx + qy * qy + qz * qz
+      const r2 = ao[q + 3] * ao[q + 3]
+      const cosT = (qx * Nx + qy * Ny + qz * Nz) / Math.sqrt(q2)
+      if (cosT <= 0) continue
+      occ += cosT * Math.min(1, r2 / Math.max(q2, 1e-12))
+    }
+    if (e === objIdx) aoObj += occ
+    else aoOther += occ
+  }
+  const hemi = 0.5 + 0.5 * Ny
+  const skyNo = hemi * (1 - Math.min(0.8, aoOther * aoStrength))
+  const skySh = hit === objIdx ? skyNo : hemi * (1 - Math.min(0.8, (aoOther + aoObj) * aoStrength))
+  const bounce = 0.5 - 0.5 * Ny
+  const sunNo = ndl > 0 ? ndl * visNo : 0
+  const sunSh = ndl > 0 ? ndl * visSh : 0
+  const specNo = spec * (ndl > 0 ? visNo : 0)
+  const specSh = spec * (ndl > 0 ? visSh : 0)
+  res[0] = alb[0] * (sunR * sunNo + skyR * skyNo + bR * bounce) + sunR * specNo
+  res[1] = alb[1] * (sunG * sunNo + skyG * skyNo + bG * bounce) + sunG * specNo
+  res[2] = alb[2] * (sunB * sunNo + skyB * skyNo + bB * bounce) + sunB * specNo
+  res[3] = alb[0] * (sunR * sunSh + skyR * skySh + bR * bounce) + sunR * specSh
+  res[4] = alb[1] * (sunG * sunSh + skyG * skySh + bG * bounce) + sunG * specSh
+  res[5] = alb[2] * (sunB * sunSh + skyB * skySh + bB * bounce) + sunB * specSh
+}
+
+/** Adds one weighted sample to the pixel's accumulators. */
+function putSample(buf: Buffers, res: Float64Array, i: number, w: number): void {
+  const o = i * 3
+  buf.linNo[o] += res[0] * w; buf.linNo[o + 1] += res[1] * w; buf.linNo[o + 2] += res[2] * w
+  buf.linSh[o] += res[3] * w; buf.linSh[o + 1] += res[4] * w; buf.linSh[o + 2] += res[5] * w
+  if (res[R_ROLE] === ROLE_OBJECT) buf.objCov[i] += w
+  else if (res[R_ROLE] === ROLE_OCCLUDER) buf.occCov[i] += w
+  if (res[R_OCCSHADOW]) buf.occShadowCov[i] += w
+}
+
+/**
+ * Renders the linear-light images and coverages of a scene. Adaptive: one sample at each pixel
+ * centre, then 4 more in pixels on a silhouette edge or in a penumbra (partial sun visibility).
+ */
+function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Buffers {
+  const st = tracerState(scene, size, set, ns)
+  const npx = size * size
+  const buf: Buffers = {
+    linNo: new Float32Array(npx * 3),
+    linSh: new Float32Array(npx * 3),
+    objCov: new Float32Array(npx),
+    occCov: new Float32Array(npx),
+    occShadowCov: new Float32Array(npx),
+  }
   let calls = 0
   // ---- pass 1: pixel centres
   const res = new Float64Array(10)
   const hitCode = new Int32Array(npx)
   const vis = new Float32Array(npx)
-  const put = (i: number, w: number): void => {
-    const o = i * 3
-    buf.linNo[o] += res[0] * w; buf.linNo[o + 1] += res[1] * w; buf.linNo[o + 2] += res[2] * w
-    buf.linSh[o] += res[3] * w; buf.linSh[o + 1] += res[4] * w; buf.linSh[o + 2] += res[5] * w
-    if (res[R_ROLE] === ROLE_OBJECT) buf.objCov[i] += w
-    else if (res[R_ROLE] === ROLE_OCCLUDER) buf.occCov[i] += w
-    if (res[R_OCCSHADOW]) buf.occShadowCov[i] += w
-  }
+  const put = (i: number, w: number): void => putSample(buf, res, i, w)
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const i = y * size + x
-      shade(x + 0.5, y + 0.5, hash2(x, y), res)
+      shade(st, x + 0.5, y + 0.5, hash2(x, y), res)
       calls++
       hitCode[i] = res[R_HIT]
       vis[i] = res[R_PARTIAL]
@@ -559,7 +630,7 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
       buf.occCov[i] *= 0.2
       buf.occShadowCov[i] *= 0.2
       for (let s = 0; s < 4; s++) {
-        shade(x + SUBSAMPLES[s][0], y + SUBSAMPLES[s][1], hash2(x * 4 + s + 1, y * 4 + s + 7), res)
+        shade(st, x + SUBSAMPLES[s][0], y + SUBSAMPLES[s][1], hash2(x * 4 + s + 1, y * 4 + s + 7), res)
         put(i, 0.2)
         calls++
       }

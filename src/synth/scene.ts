@@ -188,6 +188,25 @@ function randomTint(rng: Rng, saturation: number, lo: number, hi: number): V3 {
   return rgb.map((c) => (1 - s + s * c) * b) as V3
 }
 
+/** Colours of real grounds and walls (linear): asphalt, concrete, sand, terracotta, soil, grass, slate. */
+const NATURAL_TINTS: V3[] = [
+  [0.5, 0.5, 0.5],
+  [0.75, 0.72, 0.66],
+  [0.9, 0.78, 0.58],
+  [0.85, 0.5, 0.35],
+  [0.6, 0.45, 0.32],
+  [0.55, 0.7, 0.4],
+  [0.55, 0.6, 0.65],
+  [1, 1, 1],
+]
+
+/** A natural surface tint, jittered a little, at a random brightness. */
+function naturalTint(rng: Rng, lo: number, hi: number): V3 {
+  const base = rng.pick(NATURAL_TINTS)
+  const b = rng.range(lo, hi) / Math.max(...base)
+  return base.map((c) => c * b * Math.exp(rng.normal() * 0.05)) as V3
+}
+
 export interface SceneOptions {
   size: number
   textures: TextureSet
@@ -423,7 +442,7 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
 
   // ---------------- environment
   const groundSpan = rng.logRange(0.4, 3)
-  const groundTint = randomTint(rng, 0.35, 0.35, 1.0)
+  const groundTint = naturalTint(rng, 0.35, 1.0)
   // Plain surfaces (asphalt, concrete, sand) are common under real shadows: a third are procedural.
   const ground = makeMaterial(rng, set, hasPhotos && rng.chance(0.65) ? pools.ground : pools.groundProcedural, groundSpan, groundTint)
   let wall: Plane | null = null
@@ -437,7 +456,7 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
     const point: V3 = [-normal[0] * gap, 0, -normal[2] * gap]
     // The sun must light the wall's face, otherwise the wall would shade the whole scene.
     if (dot(normal, dir) > 0.15) {
-      const wallTint = randomTint(rng, 0.4, 0.3, 0.95)
+      const wallTint = rng.chance(0.7) ? naturalTint(rng, 0.3, 0.95) : randomTint(rng, 0.4, 0.3, 0.95)
       wall = { point, normal, material: makeMaterial(rng, set, pools.wall, objH * rng.range(1, 5), wallTint) }
     }
   }
@@ -459,7 +478,7 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
     const depth = 60 * objH
     const c: V3 = [back[0] * (gap + depth / 2), hs / 2, back[2] * (gap + depth / 2)]
     const slab = new Box(frameYaw(c, beta), depth, hs / 2, depth / 2).finish()
-    const mat = makeMaterial(rng, set, pools.ground, groundSpan, randomTint(rng, 0.3, 0.35, 1))
+    const mat = makeMaterial(rng, set, pools.ground, groundSpan, naturalTint(rng, 0.35, 1))
     const stepEntity: Entity = {
       role: 'env',
       kind: 'step',

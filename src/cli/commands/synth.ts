@@ -73,7 +73,8 @@ const command: Command = {
         workers,
         signal: controller.signal,
         onTextures: (set) => {
-          const what = set.source ? `${set.textures.length} photos from ${set.source}` : `${set.textures.length} procedural textures`
+          const photos = set.textures.filter((t) => t.photo).length
+          const what = set.source ? `${photos} photos from ${set.source} (+${set.textures.length - photos} procedural textures)` : `${set.textures.length} procedural textures`
           console.error(`umbra synth: ${what}${set.skipped.length ? ` (${set.skipped.length} files skipped: unreadable or too small)` : ''}`)
         },
         onProgress: (p) => {
