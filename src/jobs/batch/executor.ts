@@ -21,6 +21,8 @@ export interface Executor {
   submit(item: PlannedItem): Promise<ItemOutcome>
   /** Items not yet writing stop at their next stage and come back as cancelled. */
   cancel(): void
+  /** Called when capacity appears without an item finishing (a replacement worker came up). */
+  onCapacity?(listener: () => void): void
   close(): Promise<void>
 }
 
@@ -64,55 +66,85 @@ async function startInProcess(opts: ExecutorOptions): Promise<Executor> {
 
 interface PoolWorker {
   worker: Worker
+  /** Ready and taking items. */
   alive: boolean
+  /** Started, engine not loaded yet. */
+  starting: boolean
   pending: Map<number, { item: PlannedItem; resolve: (o: ItemOutcome) => void }>
 }
 
 async function startPool(opts: ExecutorOptions): Promise<Executor> {
   const entry = new URL('./worker-entry.mjs', import.meta.url)
   const pool: PoolWorker[] = []
-  const ready: Promise<{ runtime: string; detail: string }>[] = []
-  for (let i = 0; i < opts.workers; i++) {
-    const worker = new Worker(entry, { workerData: opts.config, stdout: false, stderr: false })
-    const w: PoolWorker = { worker, alive: true, pending: new Map() }
+  let running = false
+  let closing = false
+  let cancelled = false
+  let respawns = 0
+  // A worker that dies (out of memory on a giant image, a crash in native code) is replaced, a few times.
+  const maxRespawns = 3 * opts.workers
+  let onCapacity: (() => void) | null = null
+
+  const spawnWorker = (): Promise<{ runtime: string; detail: string }> => {
+    const worker = new Worker(entry, { workerData: opts.config })
+    const w: PoolWorker = { worker, alive: false, starting: true, pending: new Map() }
     pool.push(w)
-    ready.push(
-      new Promise((resolve, reject) => {
-        worker.on('message', (m: WorkerReply) => {
-          if (m.type === 'ready') resolve({ runtime: m.runtime, detail: m.detail })
-          else if (m.type === 'fatal') reject(new UserError(m.code, m.message))
-          else if (m.type === 'outcome') {
-            const p = w.pending.get(m.outcome.index)
-            w.pending.delete(m.outcome.index)
-            p?.resolve(m.outcome)
-          }
-        })
-        const dead = (why: string) => {
-          if (!w.alive) return
-          w.alive = false
-          reject(new UserError('WORKER_FAILED', `a batch worker stopped: ${why}`))
-          // Whatever it was doing fails; the other workers go on.
-          for (const [index, p] of w.pending) p.resolve({ index, ok: false, code: 'WORKER_FAILED', reason: `the worker processing it stopped: ${why}`, warnings: [] })
-          w.pending.clear()
+    return new Promise((resolve, reject) => {
+      worker.on('message', (m: WorkerReply) => {
+        if (m.type === 'ready') {
+          w.alive = true
+          w.starting = false
+          if (cancelled) worker.postMessage({ type: 'cancel' } satisfies WorkerRequest)
+          resolve({ runtime: m.runtime, detail: m.detail })
+          onCapacity?.()
+        } else if (m.type === 'fatal') {
+          reject(new UserError(m.code, m.message))
+        } else if (m.type === 'outcome') {
+          const p = w.pending.get(m.outcome.index)
+          w.pending.delete(m.outcome.index)
+          p?.resolve(m.outcome)
         }
-        worker.on('error', (err) => dead(err.message))
-        worker.on('exit', (code) => dead(`exit code ${code}`))
-      }),
-    )
+      })
+      const dead = (why: string) => {
+        if (!w.alive && !w.starting) return
+        w.alive = false
+        w.starting = false
+        pool.splice(pool.indexOf(w), 1)
+        reject(new UserError('WORKER_FAILED', `a batch worker stopped: ${why}`))
+        // Whatever it was doing fails; the other workers go on.
+        for (const [index, p] of w.pending) p.resolve({ index, ok: false, code: 'WORKER_FAILED', reason: `the worker processing it stopped (${why})`, warnings: [] })
+        w.pending.clear()
+        if (running && !closing && respawns < maxRespawns) {
+          respawns++
+          spawnWorker().catch(() => onCapacity?.())
+        }
+        onCapacity?.()
+      }
+      worker.on('error', (err) => dead(err.message))
+      worker.on('exit', (code) => dead(`exit code ${code}`))
+    })
   }
+
   let first: { runtime: string; detail: string }
   try {
-    ;[first] = await Promise.all(ready)
+    ;[first] = await Promise.all(Array.from({ length: opts.workers }, spawnWorker))
   } catch (err) {
+    closing = true
     await Promise.all(pool.map((w) => w.worker.terminate()))
     throw err
   }
+  running = true
   const alive = () => pool.filter((w) => w.alive)
   return {
     runtime: first.runtime,
     detail: first.detail,
     workers: opts.workers,
-    free: () => alive().reduce((n, w) => n + Math.max(0, opts.inFlight - w.pending.size), 0),
+    free: () => {
+      const live = alive()
+      // No worker left and none coming: let items through so that they fail at once, not wait forever.
+      if (!live.length && !pool.some((w) => w.starting)) return 1
+      return live.reduce((n, w) => n + Math.max(0, opts.inFlight - w.pending.size), 0)
+    },
+    onCapacity: (listener) => void (onCapacity = listener),
     submit(item) {
       const candidates = alive()
       if (!candidates.length) return Promise.resolve({ index: item.index, ok: false, code: 'WORKER_FAILED', reason: 'no batch worker is running', warnings: [] })
@@ -123,13 +155,16 @@ async function startPool(opts: ExecutorOptions): Promise<Executor> {
       })
     },
     cancel() {
+      cancelled = true
       for (const w of alive()) w.worker.postMessage({ type: 'cancel' } satisfies WorkerRequest)
     },
     async close() {
+      closing = true
       await Promise.all(
-        pool.map(async (w) => {
-          if (!w.alive) return
+        [...pool].map(async (w) => {
+          if (!w.alive && !w.starting) return
           w.alive = false
+          w.starting = false
           const exited = new Promise<void>((resolve) => w.worker.once('exit', () => resolve()))
           w.worker.postMessage({ type: 'close' } satisfies WorkerRequest)
           // A worker that does not close promptly (stuck in native code) is stopped.

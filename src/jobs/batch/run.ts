@@ -129,6 +129,7 @@ export async function runBatch(options: BatchOptions, control: BatchControl = {}
         config: {
           engine: { modelDir, runtime: options.runtime ?? 'auto', threads },
           sharpConcurrency: options.sharpConcurrency ?? (workers > 1 ? 1 : undefined),
+          crashOn: options.testCrashOn,
           processor: {
             quality: options.quality,
             layers: options.layers,
@@ -223,6 +224,7 @@ export async function runBatch(options: BatchOptions, control: BatchControl = {}
           pump()
         })
         signal?.addEventListener('abort', onAbort)
+        ex.onCapacity?.(pump)
         if (signal?.aborted) cancelled = true
         pump()
       })

@@ -40,6 +40,8 @@ export interface BatchOptions {
   sharpConcurrency?: number
   /** Longest side of a JPEG thumbnail of each result sent with its event (the panel); 0 = none. */
   thumbnailSize?: number
+  /** Test hook: the worker that meets this input (its `rel`) dies, as a crash in native code would. */
+  testCrashOn?: string
 }
 
 export type InputKind = 'composite' | 'cutout' | 'mask' | 'background' | 'system' | 'other' | 'folder'

@@ -17,6 +17,8 @@ export interface WorkerConfig {
   engine: { modelDir?: string; runtime?: 'auto' | 'onnx' | 'tfjs'; threads?: number }
   processor: ProcessorConfig
   sharpConcurrency?: number
+  /** Test hook (BatchOptions.testCrashOn). */
+  crashOn?: string
 }
 
 export type WorkerRequest = { type: 'item'; item: PlannedItem } | { type: 'cancel' } | { type: 'close' }
@@ -39,6 +41,7 @@ try {
   port.on('message', (m: WorkerRequest) => {
     if (m.type === 'cancel') cancelled = true
     else if (m.type === 'close') void engine.dispose().finally(() => port.close())
+    else if (m.type === 'item' && m.item.rel === config.crashOn) process.exit(70) // ends this thread only
     else if (m.type === 'item') void processor.process(m.item, () => cancelled).then((outcome) => send({ type: 'outcome', outcome }))
   })
   send({ type: 'ready', runtime: engine.runtime, detail: engine.detail })

@@ -216,3 +216,19 @@ describe('runBatch on a mixed folder', () => {
     expect(rest).toMatchObject({ done: 7, skipped: 1, failed: 0 })
   })
 })
+
+describe('a worker that dies', () => {
+  it('fails only the items it held; a replacement worker finishes the rest', async () => {
+    const dir = join(root, 'crash')
+    const inDir = join(dir, 'in')
+    for (let i = 0; i < 6; i++) {
+      const c = await composite(120, 90, i, 'png')
+      await write(join(inDir, `k${i}.png`), c.photo)
+      await write(join(inDir, `k${i}.mask.png`), c.mask)
+    }
+    const summary = await runBatch({ inDir, outDir: join(dir, 'out'), modelDir, workers: 1, inFlight: 1, testCrashOn: 'k2.png' })
+    expect(summary).toMatchObject({ done: 5, failed: 1 })
+    const report = JSON.parse(await fs.readFile(join(dir, 'out', 'report.json'), 'utf8'))
+    expect(report.rows.find((r: { input: string }) => r.input === 'k2.png')).toMatchObject({ status: 'failed', reason: expect.stringMatching(/worker.*stopped/) })
+  })
+})
