@@ -79,6 +79,14 @@ const extraHandlers: Handlers = {
     })
     return { paths: r.canceled ? [] : r.filePaths }
   },
+  'dialog.openFolder': async ({ purpose }) => {
+    const r = await dialog.showOpenDialog(mainWindow!, {
+      title: purpose === 'batchIn' ? 'Batch: input folder' : 'Batch: output folder',
+      defaultPath: settings.get().lastFolders[purpose],
+      properties: ['openDirectory', 'createDirectory'],
+    })
+    return { path: r.canceled || !r.filePaths[0] ? null : r.filePaths[0] }
+  },
   'dialog.saveFile': async ({ kind, suggestedName, format }) => {
     const folder = settings.get().lastFolders[kind === 'project' ? 'project' : 'export']
     const r = await dialog.showSaveDialog(mainWindow!, {

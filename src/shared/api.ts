@@ -202,6 +202,8 @@ export const api = {
     z.object({ kind: z.enum(['photo', 'object', 'project']), multiple: z.boolean().default(false) }),
     z.object({ paths: z.array(z.string()) }),
   ),
+  /** A folder (the Batch panel's input or output); starts in the last one used for that purpose. */
+  'dialog.openFolder': method(z.object({ purpose: z.enum(['batchIn', 'batchOut']) }), z.object({ path: z.string().nullable() })),
   'dialog.saveFile': method(
     z.object({ kind: z.enum(['project', 'export']), suggestedName: z.string().max(500), format: ExportFormat.optional() }),
     z.object({ path: z.string().nullable() }),

@@ -126,6 +126,7 @@ export function BatchPanel() {
   if (!settings) return null
   const set = (patch: Partial<BatchSettings>) => setEdited({ ...settings, ...patch })
   const running = !!job && ACTIVE.has(job.state)
+  const native = !!state.capabilities?.nativeDialogs
   const pct = percentOf(job)
 
   async function start() {
@@ -138,6 +139,15 @@ export function BatchPanel() {
       // Events may have overtaken this reply (a small batch can be finished already): keep the newer state.
       jobId.current = s.jobId
       setJob((cur) => (cur && cur.jobId === s.jobId ? cur : s))
+    } catch (err) {
+      setError(errorMessage(err))
+    }
+  }
+  /** Native folder picker (Electron); in a browser the paths are typed (the server runs on this machine). */
+  async function browse(purpose: 'batchIn' | 'batchOut') {
+    try {
+      const { path } = await api.call('dialog.openFolder', { purpose })
+      if (path) set(purpose === 'batchIn' ? { inDir: path } : { outDir: path })
     } catch (err) {
       setError(errorMessage(err))
     }
@@ -181,11 +191,25 @@ export function BatchPanel() {
             </label>
             <label>
               Input folder
-              <input data-testid="batch-in" value={settings.inDir} placeholder="/path/to/photos" onChange={(e) => set({ inDir: e.target.value })} />
+              <span className="batch-path">
+                <input data-testid="batch-in" value={settings.inDir} placeholder="/path/to/photos" onChange={(e) => set({ inDir: e.target.value })} />
+                {native && (
+                  <button type="button" className="btn" data-testid="batch-in-browse" onClick={() => void browse('batchIn')}>
+                    …
+                  </button>
+                )}
+              </span>
             </label>
             <label>
               Output folder
-              <input data-testid="batch-out" value={settings.outDir} placeholder="/path/to/results" onChange={(e) => set({ outDir: e.target.value })} />
+              <span className="batch-path">
+                <input data-testid="batch-out" value={settings.outDir} placeholder="/path/to/results" onChange={(e) => set({ outDir: e.target.value })} />
+                {native && (
+                  <button type="button" className="btn" data-testid="batch-out-browse" onClick={() => void browse('batchOut')}>
+                    …
+                  </button>
+                )}
+              </span>
             </label>
             {settings.mode === 'cutouts' && (
               <>
