@@ -4,7 +4,7 @@ import { DEFAULT_MODEL_NAME, ModelStore, type ModelEntry } from '../engine/model
 import { readModelManifest } from '../engine/model-dir'
 import { FinetuneJobHost } from '../jobs/finetune/host'
 import { checkPairFolder } from '../jobs/finetune/pairs'
-import { summarizeReport } from '../jobs/finetune/job'
+import { summarizeReport } from '../jobs/finetune/run-state'
 import type { ModelList } from '../shared/finetune'
 import type { AppContext } from './context'
 import type { Handlers } from './dispatch'

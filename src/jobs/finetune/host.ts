@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { UserError } from '../../core/errors'
 import type { FinetuneJobState, FinetuneSettings, PairCheckReport, ValidationPoint } from '../../shared/finetune'
 import { checkModelName, type ModelStore } from '../../engine/model-store'
-import { readRunState, FINETUNE_STATE_FILE } from './job'
+import { readRunState, FINETUNE_STATE_FILE } from './run-state'
 import type { FinetuneWorkerData, FinetuneWorkerReply } from './job-worker'
 
 const MAX_TRAIN_POINTS = 400
