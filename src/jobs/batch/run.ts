@@ -121,7 +121,8 @@ export async function runBatch(options: BatchOptions, control: BatchControl = {}
   let pausedMs = 0
   try {
     if (toProcess.length && !signal?.aborted) {
-      workers = options.workers ?? defaultWorkers()
+      // No more workers (engines to load) than images to process.
+      workers = Math.min(options.workers ?? defaultWorkers(), toProcess.length)
       const threads = options.threadsPerEngine ?? Math.max(1, Math.floor(availableParallelism() / Math.max(1, workers)))
       executor = await startExecutor({
         workers,
