@@ -3,7 +3,7 @@ import { existsSync, promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { composite, makeTinyModel, write } from '../unit/batch/fixtures'
-import { reload, startHarness, type Harness } from './harness'
+import { chooseFiles, composition, reload, startHarness, waitLayers, type Harness } from './harness'
 
 /**
  * The Batch panel in a real browser against the real handlers: a small batch (a freshly
@@ -62,6 +62,13 @@ describe('Batch panel', () => {
     }
     const report = JSON.parse(await fs.readFile(join(outDir, 'report.json'), 'utf8'))
     expect(report.summary).toMatchObject({ done: 5, failed: 1, skipped: 1 })
+
+    // a result's project opens in the editor: photo, shadow layer, object
+    await chooseFiles(page, 'open-project', join(outDir, 'photo0.umbra'))
+    await waitLayers(page, 3)
+    const c = await composition(page)
+    expect(c.layers.map((l) => l.kind)).toEqual(['photo', 'shadow', 'object'])
+    expect([c.width, c.height]).toEqual([160, 120])
 
     // folders and options are remembered
     const saved = h.settings.get()
