@@ -15,6 +15,7 @@ import { contextWindow, generateShadow, maskBoundingBox, type Rect } from '../..
 import type { ShadowBlock } from '../../engine/shadow-block'
 import type { EngineInfo, EngineProgress, GeneratePayload, GenerateResult } from '../../shared/engine-protocol'
 import type { ObjectLayer } from '../../shared/project'
+import { darkeningToLayer, NEUTRAL_EDITS, toDarkening } from '../../shared/shadow'
 
 type Payload = Omit<GeneratePayload, 'maxLayerSide' | 'scene'> & { maxLayerSide: number; scene: NonNullable<GeneratePayload['scene']> }
 
@@ -132,12 +133,14 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
   let pipeline = sharp(Buffer.from(layer.image.data.buffer, layer.image.data.byteOffset, layer.image.data.byteLength), { raw: { width: layer.width, height: layer.height, channels: 4 } }).extract({ left: crop.x, top: crop.y, width: crop.width, height: crop.height })
   if (outW !== crop.width || outH !== crop.height) pipeline = pipeline.resize(outW, outH, { fit: 'fill', kernel: 'lanczos3' })
   const small = await pipeline.raw().toBuffer()
+  await fillUnderObject(small, outW, outH, mask, width, rect0(layer, crop))
   const layerPng = await sharp(small, { raw: { width: outW, height: outH, channels: 4 } }).png({ compressionLevel: 2 }).toBuffer()
   const rect = { x: layer.x + crop.x, y: layer.y + crop.y, width: crop.width, height: crop.height }
 
   // Geometry for the light control.
-  const contact = contactPoint(mask, width, box)
-  const cast = castOf(small, outW, outH, rect, contact, maskCentroid(mask, width, box), box)
+  const centre = maskCentroid(mask, width, box)
+  const contact = contactPoint(mask, width, box, centre)
+  const cast = castOf(small, outW, outH, rect, contact, centre, box)
 
   // Attention maps as RGB over the context window.
   const att = result.attention
@@ -172,6 +175,48 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
   }
 }
 
+function rect0(layer: Rect, crop: Rect): Rect {
+  return { x: layer.x + crop.x, y: layer.y + crop.y, width: crop.width, height: crop.height }
+}
+
+/**
+ * The pipeline leaves the shadow empty under the object (the object covers it). Once the user
+ * moves, skews or steers the shadow, that hole would show as an object-shaped gap, so it is filled
+ * from the shadow around it (normalised convolution: blur(d * w) / blur(w), w = 0 on the object).
+ */
+async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: Uint8Array, maskWidth: number, rect: Rect): Promise<void> {
+  const objectSmall = await sharp(Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength), { raw: { width: maskWidth, height: mask.length / maskWidth, channels: 1 } })
+    .extract({ left: rect.x, top: rect.y, width: rect.width, height: rect.height })
+    .resize(w, h, { fit: 'fill', kernel: 'nearest' })
+    .raw()
+    .toBuffer()
+  const pixels = w * h
+  let any = false
+  for (let i = 0; i < pixels; i++) if (objectSmall[i]) any = true
+  if (!any) return
+  const d = toDarkening(rgba, pixels)
+  // 4 channels: d * w (3) and w, blurred together.
+  const dw = Buffer.alloc(pixels * 4)
+  for (let i = 0; i < pixels; i++) {
+    if (objectSmall[i]) continue
+    dw[i * 4] = d[i * 3]
+    dw[i * 4 + 1] = d[i * 3 + 1]
+    dw[i * 4 + 2] = d[i * 3 + 2]
+    dw[i * 4 + 3] = 255
+  }
+  const sigma = Math.max(1, 0.04 * Math.max(w, h))
+  // Premultiplied blur: sharp treats the 4th channel as alpha and premultiplies, which is exactly blur(d*w)/blur(w).
+  const blurred = await sharp(dw, { raw: { width: w, height: h, channels: 4 } }).blur(sigma).raw().toBuffer()
+  for (let i = 0; i < pixels; i++) {
+    if (!objectSmall[i]) continue
+    if (blurred[i * 4 + 3] === 0) continue
+    d[i * 3] = blurred[i * 4]
+    d[i * 3 + 1] = blurred[i * 4 + 1]
+    d[i * 3 + 2] = blurred[i * 4 + 2]
+  }
+  darkeningToLayer(d, pixels, NEUTRAL_EDITS, null, rgba)
+}
+
 function alphaBounds(rgba: Uint8Array, w: number, h: number): Rect | null {
   let x0 = w
   let x1 = -1
@@ -191,20 +236,19 @@ function alphaBounds(rgba: Uint8Array, w: number, h: number): Rect | null {
   return y0 < 0 ? null : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 }
 }
 
-/** Where the object stands: the mean x of its lowest rows (bottom 4% of its height), at its bottom edge. */
-export function contactPoint(mask: Uint8Array, width: number, box: Rect): { x: number; y: number } {
-  const rows = Math.max(1, Math.round(box.height * 0.04))
-  let sum = 0
-  let n = 0
-  for (let y = box.y + box.height - rows; y < box.y + box.height; y++) {
-    for (let x = box.x; x < box.x + box.width; x++) {
-      if (mask[y * width + x]) {
-        sum += x
-        n++
-      }
-    }
+/**
+ * Where the object stands: under its centre of mass, at the lowest object pixel of the columns
+ * there (a standing object: its feet; a lying one: the middle of its underside). Light steering
+ * turns the shadow about this point.
+ */
+export function contactPoint(mask: Uint8Array, width: number, box: Rect, centre: { x: number; y: number }): { x: number; y: number } {
+  const half = Math.max(1, Math.round(box.width * 0.03))
+  const x0 = Math.max(box.x, Math.round(centre.x) - half)
+  const x1 = Math.min(box.x + box.width - 1, Math.round(centre.x) + half)
+  for (let y = box.y + box.height - 1; y >= box.y; y--) {
+    for (let x = x0; x <= x1; x++) if (mask[y * width + x]) return { x: centre.x, y: y + 1 }
   }
-  return { x: n ? sum / n : box.x + box.width / 2, y: box.y + box.height }
+  return { x: centre.x, y: box.y + box.height }
 }
 
 function maskCentroid(mask: Uint8Array, width: number, box: Rect): { x: number; y: number } {

@@ -12,6 +12,7 @@ import { LayersPanel } from './ui/LayersPanel'
 import { PropertiesPanel } from './ui/PropertiesPanel'
 import { BatchPanel } from './ui/BatchPanel'
 import { FinetunePanel } from './ui/FinetunePanel'
+import { ShadowPanel } from './shadow/ShadowPanel'
 import { StatusBar } from './ui/StatusBar'
 import { Toasts } from './ui/Toasts'
 import { Toolbar } from './ui/Toolbar'
@@ -164,6 +165,7 @@ function Shell({ onDrop }: { onDrop(files: File[]): void }) {
         <aside className="sidebar">
           <LayersPanel />
           <PropertiesPanel />
+          <ShadowPanel />
           <BatchPanel />
           <FinetunePanel />
         </aside>

@@ -41,6 +41,10 @@ export class BridgeError extends Error {
 
 /** The web bridge: binary frames over fetch, events over server-sent events. */
 export function webTransport(token: string): Transport {
+  // ONE EventSource for all subscribers: a browser keeps at most 6 connections per host, so one
+  // stream per subscriber would soon leave no connection for the API calls themselves.
+  const listeners = new Set<(name: string, payload: unknown) => void>()
+  let source: EventSource | null = null
   return {
     async call(method: Method, request: unknown) {
       let res: Response
@@ -58,16 +62,33 @@ export function webTransport(token: string): Transport {
       return decodeFrame(new Uint8Array(await res.arrayBuffer()))
     },
     subscribe(listener) {
-      const source = new EventSource(`/api/events?token=${encodeURIComponent(token)}`)
-      source.onmessage = (e) => {
-        try {
-          const { name, payload } = JSON.parse(e.data as string) as { name: string; payload: unknown }
-          listener(name, payload)
-        } catch (err) {
-          console.error(err)
+      listeners.add(listener)
+      if (!source) {
+        source = new EventSource(`/api/events?token=${encodeURIComponent(token)}`)
+        source.onmessage = (e) => {
+          let msg: { name: string; payload: unknown }
+          try {
+            msg = JSON.parse(e.data as string) as { name: string; payload: unknown }
+          } catch (err) {
+            console.error(err)
+            return
+          }
+          for (const l of [...listeners]) {
+            try {
+              l(msg.name, msg.payload)
+            } catch (err) {
+              console.error(err)
+            }
+          }
         }
       }
-      return () => source.close()
+      return () => {
+        listeners.delete(listener)
+        if (listeners.size === 0 && source) {
+          source.close()
+          source = null
+        }
+      }
     },
   }
 }

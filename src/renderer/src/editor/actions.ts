@@ -4,6 +4,7 @@ import type { Client } from '../../../shared/rpc'
 import { errorMessage } from '../api/client'
 import { matchShortcut } from './shortcuts'
 import type { CanvasController } from './canvas'
+import { shadowActions } from '../shadow/actions'
 import { layerById, moveLayer, removeLayer, uniqueLayerId, updateLayer, updateTransform, withAsset, type EditorState, type EditorStore } from './store'
 
 /**
@@ -283,6 +284,8 @@ export const actions: Action[] = [
   { name: 'zoomOut', label: 'Zoom out', shortcut: 'Mod+-', capture: 'never', perform: (ctx) => ctx.canvas?.zoomBy(0.8) },
   { name: 'zoomFit', label: 'Fit to window', shortcut: 'Mod+0', capture: 'never', perform: (ctx) => ctx.canvas?.zoomFit() },
   { name: 'zoom100', label: 'Actual pixels (100%)', shortcut: 'Mod+1', capture: 'never', perform: (ctx) => ctx.canvas?.zoomTo(1) },
+  // Shadow generation and editing (issue 5): src/renderer/src/shadow/actions.ts
+  ...shadowActions,
 ]
 
 export const actionsByName = new Map(actions.map((a) => [a.name, a]))

@@ -1,11 +1,12 @@
 import { Canvas, FabricImage, Pattern, Point, Rect, type FabricObject, type TPointerEventInfo } from 'fabric'
 import type { Layer } from '../../../shared/project'
 import { layerById, updateTransform, type EditorStore } from './store'
+import { layerDrawKey, renderShadowCanvas } from '../shadow/render'
 
 const MIN_ZOOM = 0.02
 const MAX_ZOOM = 32
 
-type LayerObject = FabricImage & { umbraLayerId?: string; umbraAssetId?: string }
+type LayerObject = FabricImage & { umbraLayerId?: string; umbraAssetId?: string; umbraDrawKey?: string }
 
 /**
  * The Fabric canvas, kept in step with the store. Scene coordinates ARE original photo pixels:
@@ -225,9 +226,9 @@ export class CanvasController {
       }
       c.layers.forEach((layer, index) => {
         const obj = this.objects.get(layer.id)
-        if (!obj || obj.umbraAssetId !== layer.assetId) {
+        if (!obj || obj.umbraDrawKey !== layerDrawKey(layer)) {
           this.load(layer)
-          return
+          if (!obj) return
         }
         this.apply(obj, layer)
         this.canvas.moveObjectTo(obj, index + 1) // +1: the artboard is at the bottom
@@ -264,24 +265,33 @@ export class CanvasController {
       evented: editable,
       hasControls: editable,
       globalCompositeOperation: layer.kind === 'shadow' && layer.blend === 'multiply' ? 'multiply' : 'source-over',
+      skewX: layer.kind === 'shadow' ? (layer.edits?.skewX ?? 0) : 0,
     })
     obj.setCoords()
   }
 
   private load(layer: Layer) {
-    const key = `${layer.id}:${layer.assetId}`
+    const drawKey = layerDrawKey(layer)
+    const key = `${layer.id}:${drawKey}`
     if (this.loading.has(key)) return
     const preview = this.store.previews.get(layer.assetId)
     if (!preview) return
-    const p = FabricImage.fromURL(preview.url, {}, { originX: 'center', originY: 'center' })
+    // A shadow with pixel edits (softness, density, tint, brush) is drawn from a rendered canvas.
+    const maskId = layer.kind === 'shadow' ? layer.edits?.maskAssetId : null
+    const source =
+      layer.kind === 'shadow' && drawKey !== layer.assetId
+        ? renderShadowCanvas(layer, preview.url, maskId ? (this.store.previews.get(maskId)?.url ?? null) : null).then((el) => new FabricImage(el, { originX: 'center', originY: 'center' }))
+        : FabricImage.fromURL(preview.url, {}, { originX: 'center', originY: 'center' })
+    const p = source
       .then((img: LayerObject) => {
         this.loading.delete(key)
         const current = layerById(this.store.getState().composition, layer.id)
-        if (!current || current.assetId !== layer.assetId) return
+        if (!current || layerDrawKey(current) !== drawKey) return
         const old = this.objects.get(layer.id)
         if (old) this.canvas.remove(old)
         img.umbraLayerId = layer.id
         img.umbraAssetId = layer.assetId
+        img.umbraDrawKey = drawKey
         img.set({ borderColor: '#4f9cff', cornerColor: '#ffffff', cornerStrokeColor: '#4f9cff', transparentCorners: false, cornerSize: 12, borderScaleFactor: 1.5, lockSkewingX: true, lockSkewingY: true, objectCaching: false })
         this.objects.set(layer.id, img)
         this.canvas.add(img)
@@ -298,7 +308,7 @@ export class CanvasController {
   /** True when every layer has its object on the canvas (previews loaded). */
   get settled(): boolean {
     const c = this.store.getState().composition
-    return this.loading.size === 0 && c.layers.every((l) => this.objects.get(l.id)?.umbraAssetId === l.assetId)
+    return this.loading.size === 0 && c.layers.every((l) => this.objects.get(l.id)?.umbraDrawKey === layerDrawKey(l))
   }
 
   /** Screen-space box of a layer's object (for tests and overlays). */

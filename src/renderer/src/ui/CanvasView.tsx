@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'react'
 import { CanvasController } from '../editor/canvas'
 import { useEditor, useEditorState } from '../editor/context'
+import { ShadowOverlay } from '../shadow/ShadowOverlay'
 
 export function CanvasView({ onDropFiles }: { onDropFiles(files: File[]): void }) {
   const { store, canvas: canvasRef, run } = useEditor()
@@ -38,6 +39,7 @@ export function CanvasView({ onDropFiles }: { onDropFiles(files: File[]): void }
       }}
     >
       <canvas ref={el} />
+      <ShadowOverlay />
       {state.ready && state.composition.layers.length === 0 && (
         <div className="empty-hint">
           <p>Drop a photo here, or use Open photo.</p>

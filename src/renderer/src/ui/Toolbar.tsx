@@ -25,6 +25,9 @@ export function Toolbar() {
         <ActionButton action="undo" icon="undo" testId="undo" compact />
         <ActionButton action="redo" icon="redo" testId="redo" compact />
       </div>
+      <div className="group">
+        <ActionButton action="generateShadow" icon="shadow" testId="generate-shadow" label="Generate shadow" />
+      </div>
       <div className="spacer" />
       <div className="group">
         <ActionButton action="zoomOut" icon="zoomOut" testId="zoom-out" compact />
