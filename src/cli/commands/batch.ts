@@ -26,6 +26,8 @@ temp file and renamed; a rerun resumes (finished inputs are skipped unless --for
   --workers K        worker threads, each with its own engine (default: number of cores; 0 = none)
   --in-flight N      images in flight per worker (default 2)
   --threads T        onnxruntime threads per engine (default: cores / workers)
+  --sharp-threads N  libvips threads per image operation (default 1 with several workers)
+  --quiet            no progress on stderr (the summary still goes to stdout)
   --force            redo inputs that an earlier run finished
   --model DIR        model folder (default resources/models/default)
   --runtime R        auto (default), onnx or tfjs
