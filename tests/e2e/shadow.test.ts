@@ -150,6 +150,9 @@ describe('generate shadow in the editor (real browser, real engine worker)', () 
     expect(c1.x).toBeLessThan(c0.x - 0.3 * src.castLength)
     expect(c1.x).toBeLessThan(src.contact.x - 0.2 * src.castLength)
     expect(Buffer.compare(steered.data, generated.data)).not.toBe(0)
+    // The screenshot for docs/generate-shadow.png (written there with UMBRA_WRITE_DOCS_SCREENSHOT=1).
+    await page.locator('.app').screenshot({ path: join(dir, 'generate-shadow.png') })
+    if (process.env.UMBRA_WRITE_DOCS_SCREENSHOT) copyFileSync(join(dir, 'generate-shadow.png'), join(import.meta.dirname, '..', '..', 'docs', 'generate-shadow.png'))
   })
 
   it('survives save and reopen (same layer, same export pixels)', async () => {
@@ -161,9 +164,6 @@ describe('generate shadow in the editor (real browser, real engine worker)', () 
     expect(s.source?.light).toBeTruthy()
     const reopened = await rawExport('reopened.png')
     expect(Buffer.compare(reopened.data, steered.data)).toBe(0)
-    mkdirSync(join(import.meta.dirname, '..', '..', 'docs'), { recursive: true })
-    await page.locator('.app').screenshot({ path: join(dir, 'generate-shadow.png') })
-    if (process.env.UMBRA_WRITE_DOCS_SCREENSHOT) copyFileSync(join(dir, 'generate-shadow.png'), join(import.meta.dirname, '..', '..', 'docs', 'generate-shadow.png'))
   })
 
   it('disappears on undo', async () => {
