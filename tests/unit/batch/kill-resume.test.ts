@@ -92,6 +92,22 @@ describe('kill -9 midway, then resume', () => {
     expect(third.stdout).toMatch(/0 done, 16 skipped, 0 failed of 16 inputs/)
   })
 
+  it('Ctrl+C (SIGINT) cancels cleanly: exit 130, whole files, a report listing what was cancelled', async () => {
+    const outDir = join(root, 'out-int')
+    const child = spawn(process.execPath, batchArgs(outDir), { stdio: 'ignore' })
+    const code = new Promise<number | null>((r) => child.once('exit', (c) => r(c)))
+    const deadline = Date.now() + 120_000
+    while ((await listFiles(outDir)).filter((f) => /^img\d+\.jpg$/.test(f)).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    child.kill('SIGINT')
+    expect(await code).toBe(130)
+    const files = await everyFileWhole(outDir)
+    expect(files.some((f) => f.endsWith('.tmp'))).toBe(false)
+    const report = JSON.parse(await fs.readFile(join(outDir, 'report.json'), 'utf8'))
+    expect(report.summary.cancelled).toBe(true)
+    expect(report.rows.filter((r: { reason: string }) => /cancelled/.test(r.reason)).length).toBeGreaterThan(0)
+    expect(report.summary.done + report.rows.filter((r: { reason: string }) => /cancelled/.test(r.reason)).length).toBe(N)
+  })
+
   it('exits 1 when an input failed and 2 on a usage error', async () => {
     const bad = join(root, 'bad')
     await write(join(bad, 'a.jpg'), (await composite(64, 48, 1)).photo)
