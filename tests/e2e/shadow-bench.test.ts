@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import sharp from 'sharp'
+import { join } from 'node:path'
+import { mkdirSync } from 'node:fs'
+import type { Page } from 'playwright-core'
+import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
+import { chooseFiles, composition, CUTOUT, PHOTO, startHarness, waitLayers, type Harness } from './harness'
+
+/**
+ * Benchmark (prints, asserts behaviour only): from the click on Generate shadow to the shadow on
+ * screen for a 12-megapixel photo, and the longest gap between painted frames meanwhile (the UI
+ * must keep painting: generation runs in the engine worker, not on the page or the server's loop).
+ * The model is the tiny geometric test model (tests/helpers), so the numbers are the editor and
+ * pipeline cost at 12 MP plus a negligible inference; `umbra bench` reports the real model's inference.
+ */
+let h: Harness
+let page: Page
+const dir = join(import.meta.dirname, '..', '..', 'data', 'tmp', `e2e-shadow-bench-${process.pid}`)
+const BIG = join(dir, 'photo-12mp.jpg')
+
+beforeAll(async () => {
+  mkdirSync(dir, { recursive: true })
+  await writeGeometricShadowModel(join(dir, 'model'))
+  await sharp(PHOTO).resize(4000, 3000, { fit: 'fill' }).jpeg({ quality: 90 }).toFile(BIG)
+  process.env.UMBRA_MODEL_DIR = join(dir, 'model')
+  h = await startHarness({ openSampleOnStart: false })
+  page = await h.newPage()
+})
+afterAll(async () => {
+  await h?.close()
+  delete process.env.UMBRA_MODEL_DIR
+})
+
+/** Clicks Generate shadow and measures in the page: click -> shadow drawn, and the longest frame gap meanwhile. */
+async function timedGenerate(p: Page): Promise<{ clickToScreen: number; maxFrameGap: number; frames: number }> {
+  return p.evaluate(async () => {
+    const w = window as unknown as { __umbraShadow: { get(): { generating: unknown; lastClickToScreenMs: number | null } } }
+    const before = w.__umbraShadow.get().lastClickToScreenMs
+    let last = performance.now()
+    let maxGap = 0
+    let frames = 0
+    let running = true
+    const tick = () => {
+      const now = performance.now()
+      maxGap = Math.max(maxGap, now - last)
+      last = now
+      frames++
+      if (running) requestAnimationFrame(tick)
+    }
+    requestAnimationFrame(tick)
+    await new Promise((r) => requestAnimationFrame(r))
+    const t0 = performance.now()
+    ;(document.querySelector('[data-testid="generate-shadow"]') as HTMLButtonElement).click()
+    await new Promise<void>((resolve) => {
+      const poll = () => {
+        const s = w.__umbraShadow.get()
+        if (!s.generating && s.lastClickToScreenMs !== before) resolve()
+        else setTimeout(poll, 5)
+      }
+      setTimeout(poll, 5)
+    })
+    const clickToScreen = performance.now() - t0
+    running = false
+    return { clickToScreen, maxFrameGap: maxGap, frames }
+  })
+}
+
+describe('shadow generation speed (benchmark: prints, no timed assertions)', () => {
+  it('click to shadow on screen for a 12 MP photo, and frame gaps meanwhile', async () => {
+    await chooseFiles(page, 'open-photo', BIG)
+    await waitLayers(page, 1)
+    expect((await composition(page)).width).toBe(4000)
+    await chooseFiles(page, 'insert-object', CUTOUT)
+    await waitLayers(page, 2)
+    const cold = await timedGenerate(page)
+    await waitLayers(page, 3)
+    const runs = []
+    for (let i = 0; i < 3; i++) {
+      await page.evaluate(() => (window as unknown as { __umbra: { store: { set(p: unknown): void; getState(): { composition: { layers: { id: string; kind: string }[] } } } } }).__umbra.store.set({ selection: (window as unknown as { __umbra: { store: { getState(): { composition: { layers: { id: string; kind: string }[] } } } } }).__umbra.store.getState().composition.layers.find((l) => l.kind === 'object')!.id }))
+      runs.push(await timedGenerate(page))
+    }
+    const sorted = [...runs].sort((a, b) => a.clickToScreen - b.clickToScreen)
+    const median = sorted[1]
+    const timings = await page.evaluate(() => (window as unknown as { __umbraShadow: { get(): { lastTimings: unknown } } }).__umbraShadow.get().lastTimings)
+    console.log(
+      `[bench] 12 MP (4000x3000) Generate shadow: cold (model load included) ${cold.clickToScreen.toFixed(0)} ms; warm click -> shadow on screen median ${median.clickToScreen.toFixed(0)} ms ` +
+        `(runs ${runs.map((r) => r.clickToScreen.toFixed(0)).join(', ')}); longest frame gap during generation ${Math.max(...runs.map((r) => r.maxFrameGap)).toFixed(0)} ms ` +
+        `(cold ${cold.maxFrameGap.toFixed(0)} ms); worker stages ms ${JSON.stringify(timings, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v) : v))}`,
+    )
+    expect((await composition(page)).layers.map((l) => l.kind)).toEqual(['photo', 'shadow', 'object'])
+    for (const r of runs) expect(r.frames).toBeGreaterThan(1)
+  })
+})
