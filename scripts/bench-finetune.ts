@@ -20,7 +20,7 @@ import { renderPair, writePairFolder, loadTextures, sampleId, type Scene } from 
 import { runFinetune } from '../src/jobs/finetune/job'
 import { checkPairFolder } from '../src/jobs/finetune/pairs'
 import { FinetuneDataset } from '../src/jobs/finetune/dataset'
-import { loadTfjsModel } from '../src/engine/model-dir'
+import { loadTfjsModel, verifyModelDir } from '../src/engine/model-dir'
 import { validate, type ValidationResult } from '../src/engine/train/loop'
 import { initTfBackend } from '../src/engine/backend'
 
@@ -111,7 +111,12 @@ async function main(): Promise<void> {
   if (msPerPair) console.log(`rendered pairs at ${(msPerPair / 1000).toFixed(2)} s each`)
   if (values['render-only']) return
 
-  const base = resolve(values.base ?? (await firstModel(['runs/main/best', 'runs/main/model', 'resources/models/default'])))
+  const baseSource = resolve(values.base ?? (await firstModel(['runs/main/best', 'runs/main/model', 'resources/models/default'])))
+  // A snapshot: the base training may replace its best/ folder while this runs.
+  const base = join(out, 'base-snapshot')
+  await fs.rm(base, { recursive: true, force: true })
+  await fs.cp(baseSource, base, { recursive: true })
+  await verifyModelDir(base)
   const modelDir = join(out, `model-${lookName}`)
   const runDir = `${modelDir}.run`
   await fs.rm(modelDir, { recursive: true, force: true })
@@ -156,7 +161,7 @@ async function main(): Promise<void> {
     [`extra GRMSE (${ex.length})`, eb.globalRmse.toFixed(2), ea.globalRmse.toFixed(2), pct(eb.globalRmse, ea.globalRmse)],
   ]
   console.log('')
-  console.log(`base: ${manifest.name} (${manifest.training ? `${manifest.training.steps} steps` : 'untrained'}), ${base}`)
+  console.log(`base: ${manifest.name} (${manifest.training ? `${manifest.training.steps} steps` : 'untrained'}), snapshot of ${baseSource}`)
   console.log(`fine-tune: ${result.status}, ${result.lastStep} steps in ${(result.wallTimeSeconds / 60).toFixed(1)} min of training, saved step ${result.savedStep}; ${result.stepsPerSecond.toFixed(3)} steps/s (batch ${values.batch}, ${result.backend})`)
   console.log(rows.map((r) => r[0].padEnd(22) + r.slice(1).map((c) => c.padStart(12)).join('')).join('\n'))
   const reduction = (b.localRmse - a.localRmse) / b.localRmse

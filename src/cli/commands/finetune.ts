@@ -73,7 +73,8 @@ const command: Command = {
     const pairsDir = resume ? (values.pairs ?? '') : requireOption(values.pairs, 'pairs', usage)
     const checkOnly = values.check ?? false
     const outDir = checkOnly ? (values.out ?? '') : requireOption(values.out, 'out', usage)
-    const steps = intOption(values.steps, 'steps', 600, 1)
+    // A resume without --steps continues up to the run's own step count.
+    const steps = values.steps === undefined && resume ? undefined : intOption(values.steps, 'steps', 600, 1)
     const batch = intOption(values.batch, 'batch', 4, 1, 64)
     const lr = floatOption(values.lr, 'lr', 1e-4, 1e-7, 1e-1)
     const valFraction = floatOption(values['val-fraction'], 'val-fraction', 0.2, 0, 0.5)

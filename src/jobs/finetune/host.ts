@@ -114,7 +114,7 @@ export class FinetuneJobHost {
     if (!run) throw new UserError('NO_RUN', `there is no fine-tune named '${name}' to resume`)
     const ckpt = await fs.readFile(join(runDir, 'checkpoint', 'state.json'), 'utf8').then((t) => JSON.parse(t) as { step: number }, () => null)
     const prev = this.job?.state.modelName === name ? this.job.state : null
-    const settings: FinetuneSettings = opts.settings ?? prev?.settings ?? { pairsDir: run.pairsDir, name, from: '', steps: 600, batch: run.batch, lr: run.lr, validateEvery: 50, minutes: 0 }
+    const settings: FinetuneSettings = opts.settings ?? prev?.settings ?? { pairsDir: run.pairsDir, name, from: '', steps: run.steps ?? 600, batch: run.batch, lr: run.lr, validateEvery: 50, minutes: 0 }
     const steps = opts.saveNow ? (ckpt?.step ?? 0) : settings.steps
     if (opts.saveNow && !ckpt) throw new UserError('NOTHING_TO_SAVE', 'this fine-tune has no checkpoint yet: nothing to save')
     return this.launch(

@@ -140,7 +140,9 @@ async function loggedValidations(runDir: string): Promise<{ step: number; val: V
 
 export async function runFinetune(input: Partial<FinetuneOptions> & Pick<FinetuneOptions, 'pairsDir' | 'outDir' | 'fromModelDir'>): Promise<FinetuneResult> {
   const jobStarted = Date.now()
-  const opts: FinetuneOptions = { ...DEFAULT_FINETUNE_OPTIONS, ...input }
+  // Options left undefined (e.g. a CLI flag not given) keep their defaults.
+  const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as typeof input
+  const opts: FinetuneOptions = { ...DEFAULT_FINETUNE_OPTIONS, ...given }
   const emit = opts.onEvent ?? (() => {})
   const log = (message: string) => emit({ type: 'log', message })
   const outDir = resolve(opts.outDir)
@@ -209,6 +211,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
       modelName: opts.name ?? basename(outDir),
       outDir,
       batch: opts.batch,
+      steps: opts.steps,
       lr: opts.lr,
       trainIds: train.map((p) => p.id),
       valIds: val.map((p) => p.id),
@@ -222,6 +225,12 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
     await writeFileAtomic(join(runDir, FINETUNE_STATE_FILE), JSON.stringify(state, null, 1) + '\n')
   }
   const runState = state
+  // A resume without a new step count continues up to the one the run was started with.
+  const totalSteps = opts.resume && input.steps === undefined && state.steps ? state.steps : opts.steps
+  if (opts.resume && totalSteps !== state.steps) {
+    state = { ...state, steps: totalSteps }
+    await writeFileAtomic(join(runDir, FINETUNE_STATE_FILE), JSON.stringify(state, null, 1) + '\n')
+  }
 
   // Early stopping: the loop validates at every checkpoint (every validateEverySteps steps).
   const history = await loggedValidations(runDir)
@@ -249,7 +258,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
       dataDir: pairsDir,
       dataset,
       outDir: runDir,
-      steps: opts.steps,
+      steps: totalSteps,
       batch: runState.batch,
       lrG: runState.lr,
       lrD: opts.lrD,
@@ -274,7 +283,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
       onStart: (info) => {
         startStep = info.step
         started = Date.now()
-        emit({ type: 'started', step: info.step, totalSteps: opts.steps, resumed: info.resumed, backend: backend.backend, trainCount: train.length, valCount: val.length, before })
+        emit({ type: 'started', step: info.step, totalSteps, resumed: info.resumed, backend: backend.backend, trainCount: train.length, valCount: val.length, before })
       },
       onProgress: (p) => {
         if (p.event === 'step') {

@@ -29,6 +29,8 @@ const runStateSchema = z.object({
   modelName: z.string(),
   outDir: z.string(),
   batch: z.number().int(),
+  /** The step count asked for (a resume without a new one continues up to it). */
+  steps: z.number().int().optional(),
   lr: z.number(),
   trainIds: z.array(z.string()),
   valIds: z.array(z.string()),

@@ -103,6 +103,16 @@ describe('fine-tune job', () => {
     await expect(fs.stat(`${out2}.run`)).rejects.toThrow()
   })
 
+  it('a resume without a step count continues up to the step count of the run', async () => {
+    const out = join(root, 'resume-steps')
+    const ctrl = new AbortController()
+    const first = await runFinetune({ ...quick, pairsDir: pairs, outDir: out, fromModelDir: base, steps: 7, lr: 1e-3, validateEverySteps: 2, signal: ctrl.signal, onEvent: (e) => e.type === 'step' && e.step === 2 && ctrl.abort('pause') })
+    expect(first.status).toBe('paused')
+    const second = await runFinetune({ ...quick, pairsDir: '', outDir: out, fromModelDir: '', resume: true })
+    expect(second.status).toBe('finished')
+    expect(second.lastStep).toBe(7)
+  })
+
   it('stops early when validation stops improving', async () => {
     // lr 0: the weights never move, so validation never improves on the base model.
     const r = await runFinetune({ ...quick, pairsDir: pairs, outDir: join(root, 'early'), fromModelDir: base, steps: 100, lr: 0, validateEverySteps: 2, patience: 2 })
