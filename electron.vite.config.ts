@@ -9,7 +9,13 @@ export default defineConfig({
     build: {
       outDir: 'out/main',
       externalizeDeps: true,
-      rollupOptions: { input: { index: resolve(import.meta.dirname, 'src/main/index.ts') } },
+      rollupOptions: {
+        input: {
+          index: resolve(import.meta.dirname, 'src/main/index.ts'),
+          // The shadow engine's utilityProcess (src/main/engine-process.ts forks it).
+          'engine-worker': resolve(import.meta.dirname, 'src/main/engine-worker.ts'),
+        },
+      },
     },
   },
   preload: {

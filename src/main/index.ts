@@ -12,6 +12,7 @@ import type { RecentFile } from '../shared/settings'
 import { APP_ORIGIN, APP_SCHEME, devCsp, isAllowedNavigation, isTrustedSender, RENDERER_CSP, resolveAppPath } from './security'
 import { ElectronStoreBackend } from './settings-store'
 import { buildMenu } from './menu'
+import { createUtilityEngineHost } from './engine-process'
 
 /**
  * The Electron shell: one window, the app:// protocol, the IPC registration of the handlers in
@@ -48,6 +49,8 @@ const ctx: AppContext = {
   samplesDir: join(app.getAppPath(), 'resources', 'samples'),
   // Events from handlers (batch progress, engine status) to the window.
   emit: sendEvent,
+  // The shadow engine: a utilityProcess, started on first use (after app ready), model kept warm.
+  engine: createUtilityEngineHost({ modelDir: process.env.UMBRA_MODEL_DIR || undefined }),
   onDocumentState(state) {
     documentState = state
     mainWindow?.setTitle(state.title)
@@ -255,6 +258,7 @@ if (!app.requestSingleInstanceLock()) {
       if (BrowserWindow.getAllWindows().length === 0) createWindow()
     })
   })
+  app.on('will-quit', () => void ctx.engine?.close())
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit()
   })
