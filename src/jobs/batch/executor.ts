@@ -9,6 +9,7 @@ import sharp from 'sharp'
 import { UserError } from '../../core/errors'
 import { createShadowEngine, type ShadowEngine } from '../../engine/inference'
 import { ItemProcessor } from './process-item'
+import { workerEntry } from './entries'
 import type { ItemOutcome, PlannedItem } from './types'
 import type { WorkerConfig, WorkerReply, WorkerRequest } from './worker'
 
@@ -74,7 +75,7 @@ interface PoolWorker {
 }
 
 async function startPool(opts: ExecutorOptions): Promise<Executor> {
-  const entry = new URL('./worker-entry.mjs', import.meta.url)
+  const entry = workerEntry('batch-worker', './worker-entry.mjs', import.meta.url)
   const pool: PoolWorker[] = []
   let running = false
   let closing = false

@@ -9,6 +9,7 @@ import { UserError } from '../../core/errors'
 import type { BatchJobState, BatchRow, BatchSettings } from '../../shared/batch'
 import type { JobWorkerData, JobWorkerReply, JobWorkerRequest } from './job-worker'
 import type { BatchEvent, BatchOptions } from './types'
+import { workerEntry } from './entries'
 
 /** Thumbnails kept per job (the panel shows the newest); older ones are dropped. */
 const MAX_THUMBNAILS = 500
@@ -49,7 +50,7 @@ export class BatchJobHost {
   start(settings: BatchSettings, options: BatchOptions): BatchJobState {
     if (this.running()) throw new UserError('BATCH_RUNNING', 'a batch is already running: wait for it, or cancel it first')
     const jobId = `batch-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`
-    const worker = new Worker(new URL('./job-worker-entry.mjs', import.meta.url), { workerData: { options, appVersion: this.appVersion } satisfies JobWorkerData })
+    const worker = new Worker(workerEntry('batch-job-worker', './job-worker-entry.mjs', import.meta.url), { workerData: { options, appVersion: this.appVersion } satisfies JobWorkerData })
     // The app (server, window) keeps the process alive; a batch alone must not block its exit.
     worker.unref()
     const state: BatchJobState = {
