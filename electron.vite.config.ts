@@ -14,6 +14,9 @@ export default defineConfig({
           index: resolve(import.meta.dirname, 'src/main/index.ts'),
           // The shadow engine's utilityProcess (src/main/engine-process.ts forks it).
           'engine-worker': resolve(import.meta.dirname, 'src/main/engine-worker.ts'),
+          // Batch: the job's thread and its item workers (src/jobs/batch/entries.ts finds them here).
+          'batch-job-worker': resolve(import.meta.dirname, 'src/jobs/batch/job-worker.ts'),
+          'batch-worker': resolve(import.meta.dirname, 'src/jobs/batch/worker.ts'),
         },
       },
     },
