@@ -8,7 +8,7 @@ const usage = `usage: umbra train --data DIR --out RUN_DIR [options]
 Trains the shadow model (GAN) on a folder of pairs (the pair format; a folder still being written
 is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 are never used.
 
-  --data DIR        pair folder (one sub-folder per sample)
+  --data DIR        pair folder (one sub-folder per sample); several: DIR1,DIR2
   --out RUN_DIR     run folder: checkpoint/, model/ (latest model folder), best/, loss-log.jsonl,
                     loss.png, previews/
   --steps N         total steps to reach (default 20000); a resumed run continues up to N

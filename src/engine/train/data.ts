@@ -261,6 +261,8 @@ export class PairDataset {
   private val: PairEntry[] = []
   private lastScan = 0
   readonly workSize: number
+  /** The pair folders read (`root` may list several, comma-separated: e.g. two renderer versions). */
+  readonly roots: string[]
 
   constructor(
     readonly root: string,
@@ -271,6 +273,7 @@ export class PairDataset {
   ) {
     // Decode at a size a bit above S so zoom crops keep detail.
     this.workSize = Math.round(modelSize * 1.25)
+    this.roots = root.split(',').map((r) => r.trim()).filter(Boolean)
   }
 
   get trainCount(): number {
@@ -282,7 +285,8 @@ export class PairDataset {
   }
 
   async rescan(): Promise<void> {
-    const all = await scanPairFolder(this.root)
+    const all: PairEntry[] = []
+    for (const r of this.roots) all.push(...(await scanPairFolder(r)))
     const train: PairEntry[] = []
     const val: PairEntry[] = []
     for (const e of all) {
