@@ -556,6 +556,26 @@ function shade(st: TracerState, pxF: number, pyF: number, jitter: number, res: F
   res[5] = alb[2] * (sunB * sunSh + skyB * skySh + bB * bounce) + sunB * specSh
 }
 
+/**
+ * Scratch buffers reused from render to render (per thread): allocating ~5 MB of typed arrays per
+ * sample made the garbage collector a large share of the time. Only returned images are fresh.
+ */
+const scratchBySize = new Map<number, { f32: Float32Array[]; i32: Int32Array; u8: Uint8Array }>()
+function scratch(size: number) {
+  let s = scratchBySize.get(size)
+  if (!s) {
+    const n = size * size
+    // 0,1: linNo/linSh, 2-4: coverages, 5: vis, 6,7: developed images, 8: blur temp
+    s = {
+      f32: [n * 3, n * 3, n, n, n, n, n * 3, n * 3, n * 3].map((len) => new Float32Array(len)),
+      i32: new Int32Array(n),
+      u8: new Uint8Array(n),
+    }
+    scratchBySize.set(size, s)
+  }
+  return s
+}
+
 /** Adds one weighted sample to the pixel's accumulators. */
 function putSample(buf: Buffers, res: Float64Array, i: number, w: number): void {
   const o = i * 3
@@ -572,20 +592,14 @@ function putSample(buf: Buffers, res: Float64Array, i: number, w: number): void 
  */
 function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Buffers {
   const st = tracerState(scene, size, set, ns)
-  const npx = size * size
-  const buf: Buffers = {
-    linNo: new Float32Array(npx * 3),
-    linSh: new Float32Array(npx * 3),
-    objCov: new Float32Array(npx),
-    occCov: new Float32Array(npx),
-    occShadowCov: new Float32Array(npx),
-  }
+  const sc = scratch(size)
+  for (let k = 0; k < 6; k++) sc.f32[k].fill(0)
+  const buf: Buffers = { linNo: sc.f32[0], linSh: sc.f32[1], objCov: sc.f32[2], occCov: sc.f32[3], occShadowCov: sc.f32[4] }
   let calls = 0
   // ---- pass 1: pixel centres
   const res = new Float64Array(10)
-  const hitCode = new Int32Array(npx)
-  const vis = new Float32Array(npx)
-  const put = (i: number, w: number): void => putSample(buf, res, i, w)
+  const hitCode = sc.i32
+  const vis = sc.f32[5]
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const i = y * size + x
@@ -593,7 +607,7 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
       calls++
       hitCode[i] = res[R_HIT]
       vis[i] = res[R_PARTIAL]
-      put(i, 1)
+      putSample(buf, res, i, 1)
     }
   }
   // ---- pass 2: refine silhouette edges and penumbrae with 4 more samples (5 in all)
@@ -631,7 +645,7 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
       buf.occShadowCov[i] *= 0.2
       for (let s = 0; s < 4; s++) {
         shade(st, x + SUBSAMPLES[s][0], y + SUBSAMPLES[s][1], hash2(x * 4 + s + 1, y * 4 + s + 7), res)
-        put(i, 0.2)
+        putSample(buf, res, i, 0.2)
         calls++
       }
     }
@@ -648,7 +662,7 @@ function blurRgb(img: Float32Array, size: number, sigma: number): void {
   let sum = 0
   for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp((-i * i) / (2 * sigma * sigma))
   for (let i = 0; i < k.length; i++) k[i] /= sum
-  const tmp = new Float32Array(img.length)
+  const tmp = scratch(size).f32[8]
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       let a = 0, b = 0, c = 0
@@ -678,9 +692,8 @@ function blurRgb(img: Float32Array, size: number, sigma: number): void {
 }
 
 /** Camera pipeline: exposure from the no-shadow frame, white balance, vignette, tone curve, sRGB. */
-function develop(scene: Scene, size: number, lin: Float32Array, exposure: number): Float32Array {
+function develop(scene: Scene, size: number, lin: Float32Array, exposure: number, out: Float32Array): Float32Array {
   const p = scene.post
-  const out = new Float32Array(lin.length)
   const w2 = p.white * p.white
   const half = size / 2
   // sRGB encoding and contrast through a table over the tone-mapped value in [0, 1].
@@ -741,8 +754,9 @@ interface Finished extends RenderedPair {
 
 function finish(scene: Scene, size: number, buf: Buffers): Finished {
   const exposure = autoExposure(scene, buf.linNo)
-  const a = develop(scene, size, buf.linNo, exposure)
-  const b = develop(scene, size, buf.linSh, exposure)
+  const sc = scratch(size)
+  const a = develop(scene, size, buf.linNo, exposure, sc.f32[6])
+  const b = develop(scene, size, buf.linSh, exposure, sc.f32[7])
   blurRgb(a, size, scene.post.blurSigma)
   blurRgb(b, size, scene.post.blurSigma)
   // One noise field for both images: sensor noise must not differ between the pair.
@@ -775,7 +789,8 @@ function finish(scene: Scene, size: number, buf: Buffers): Finished {
   }
   // The object-shadow mask is where the two images visibly differ (outside the object itself).
   const DIFF = 3
-  const raw = new Uint8Array(px)
+  const raw = sc.u8
+  raw.fill(0)
   for (let i = 0; i < px; i++) {
     if (object[i]) continue
     const d = Math.max(Math.abs(A[3 * i] - B[3 * i]), Math.abs(A[3 * i + 1] - B[3 * i + 1]), Math.abs(A[3 * i + 2] - B[3 * i + 2]))

@@ -71,9 +71,18 @@ export function buildMips(width: number, height: number, data: Uint8Array): Text
   return levels
 }
 
+/** Nearest 8-bit sRGB code of a linear value (binary search over the decode table: no pow). */
 export function linearToSrgbByte(v: number): number {
-  const c = v <= 0 ? 0 : v >= 1 ? 1 : v <= 0.0031308 ? v * 12.92 : 1.055 * Math.pow(v, 1 / 2.4) - 0.055
-  return Math.round(c * 255)
+  if (v <= 0) return 0
+  if (v >= 1) return 255
+  let lo = 0
+  let hi = 255
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1
+    if (SRGB_TO_LINEAR[mid] <= v) lo = mid
+    else hi = mid
+  }
+  return v - SRGB_TO_LINEAR[lo] < SRGB_TO_LINEAR[hi] - v ? lo : hi
 }
 
 async function walkImages(dir: string): Promise<string[]> {
