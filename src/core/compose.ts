@@ -147,5 +147,24 @@ export async function placeLayer(layer: Exclude<Layer, { kind: 'photo' }>, bytes
     height = y1 - y0
   }
   const blend = layer.kind === 'shadow' && layer.blend === 'multiply' ? 'multiply' : 'over'
+  if (blend === 'multiply') opaqueMultiplier(data)
   return { input: data, raw: { width, height, channels: 4 }, left: x0, top: y0, blend }
+}
+
+/**
+ * libvips' multiply blend is only right for opaque sources (with alpha a it gives
+ * base * (1 - a + a^2 c), not the canvas's base * (1 - a + a c)). So a multiply layer is turned into
+ * the opaque multiplier m = 1 - a + a c (white where it is transparent), which every multiply
+ * gets right: export then matches what the editor's canvas shows.
+ */
+function opaqueMultiplier(rgba: Buffer): void {
+  for (let i = 0; i < rgba.length; i += 4) {
+    const a = rgba[i + 3]
+    if (a === 255) continue
+    // 255 * (1 - a + a c) with a, c in 0-255: 255 - a + a * c / 255
+    rgba[i] = 255 - a + Math.round((a * rgba[i]) / 255)
+    rgba[i + 1] = 255 - a + Math.round((a * rgba[i + 1]) / 255)
+    rgba[i + 2] = 255 - a + Math.round((a * rgba[i + 2]) / 255)
+    rgba[i + 3] = 255
+  }
 }
