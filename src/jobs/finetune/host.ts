@@ -68,6 +68,8 @@ export class FinetuneJobHost {
       const dir = join(this.store.modelsDir, n)
       const state = await readRunState(dir).catch(() => null)
       if (!state) continue
+      // Finished runs (their model saved) keep their folder for the log and previews, but are done.
+      if (await fs.stat(join(state.outDir, 'manifest.json')).catch(() => null)) continue
       const ckpt = await fs.readFile(join(dir, 'checkpoint', 'state.json'), 'utf8').then((t) => JSON.parse(t) as { step: number }, () => null)
       out.push({ name, step: ckpt?.step ?? 0 })
     }

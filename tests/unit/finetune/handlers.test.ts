@@ -78,6 +78,7 @@ describe('fine-tune handlers (worker thread) and model manager', () => {
     const saved = await until((s) => s.state === 'finished' || s.state === 'failed')
     expect(saved.error).toBeNull()
     expect(saved.after).not.toBeNull()
+    expect((await call<{ resumable: unknown[] }>('finetune.status', {})).resumable).toEqual([])
     const list = await call<{ models: { name: string; baseModel: string | null }[] }>('models.list', {})
     expect(list.models.map((m) => m.name)).toEqual(['default', 'studio', 'tiny'])
     expect(list.models.find((m) => m.name === 'studio')?.baseModel).toBe('tiny-base')
