@@ -16,7 +16,8 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
   --resume          continue the run in RUN_DIR from its last checkpoint (after a crash or kill)
   --size S          model resolution for a new run (default 128; multiple of 16)
   --width W         scale the default channel widths by W (default 1)
-  --lr X            generator learning rate (default 2e-4); --lr-d X discriminator (default 1e-5)
+  --lr X            generator learning rate (default 1e-3); --lr-d X discriminator (default 1e-5);
+                    given with --resume, they replace the checkpoint's rates
   --gan-start N     steps of supervised training before the discriminator joins (default 500)
   --checkpoint-minutes M   checkpoint interval (default 5)
   --model-minutes M        interval for writing RUN_DIR/model (tfjs + ONNX; default 15)
@@ -57,7 +58,7 @@ const command: Command = {
     const size = intOption(values.size, 'size', 128, 16, 512)
     if (size % 16 !== 0) throw new UserError('BAD_ARGS', `--size must be a multiple of 16 (the U-Nets have 5 levels), got ${size}`)
     const width = floatOption(values.width, 'width', 1, 0.25, 4)
-    const lrG = floatOption(values.lr, 'lr', 2e-4, 1e-7, 1e-1)
+    const lrG = floatOption(values.lr, 'lr', 1e-3, 1e-7, 1e-1)
     const lrD = floatOption(values['lr-d'], 'lr-d', 1e-5, 0, 1e-1)
     const ganStart = intOption(values['gan-start'], 'gan-start', 500, 0)
     const ckptMinutes = floatOption(values['checkpoint-minutes'], 'checkpoint-minutes', 5, 0.001, 600)
@@ -108,6 +109,7 @@ const command: Command = {
         batch,
         lrG,
         lrD,
+        overrideLr: values.lr !== undefined || values['lr-d'] !== undefined,
         modelConfig,
         resume: values.resume ?? false,
         seed,

@@ -36,6 +36,8 @@ export interface TrainOptions {
   batch: number
   lrG: number
   lrD: number
+  /** On resume, use lrG/lrD from these options instead of the checkpoint's (an explicit --lr). */
+  overrideLr?: boolean
   modelConfig: ShadowModelConfig
   resume: boolean
   seed: number
@@ -81,7 +83,7 @@ export interface TrainDataSource {
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'dataDir' | 'outDir' | 'backend'> = {
   steps: 20000,
   batch: 4,
-  lrG: 2e-4,
+  lrG: 1e-3,
   lrD: 1e-5,
   modelConfig: DEFAULT_MODEL_CONFIG,
   resume: false,
@@ -205,9 +207,11 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   if (opts.initialGenerator && !ckpt) {
     setModelWeightsChecked(generator, opts.initialGenerator.getWeights(), 'initial generator')
   }
-  const lrG = ckpt ? ckpt.meta.lrG : opts.lrG
-  const lrD = ckpt ? ckpt.meta.lrD : opts.lrD
-  const optG = tf.train.adam(lrG, 0.5, 0.999)
+  const lrG = ckpt && !opts.overrideLr ? ckpt.meta.lrG : opts.lrG
+  const lrD = ckpt && !opts.overrideLr ? ckpt.meta.lrD : opts.lrD
+  if (ckpt && opts.overrideLr && (lrG !== ckpt.meta.lrG || lrD !== ckpt.meta.lrD)) log(`learning rates changed on resume: generator ${ckpt.meta.lrG} -> ${lrG}, discriminator ${ckpt.meta.lrD} -> ${lrD}`)
+  // beta1 0.9 for the generator (its loss is mostly supervised), 0.5 for the discriminator as usual in GANs.
+  const optG = tf.train.adam(lrG, 0.9, 0.999)
   const optD = tf.train.adam(lrD, 0.5, 0.999)
   const gVars = generator.trainableWeights.map((w) => w.read() as tf.Variable)
   const dVars = discriminator.trainableWeights.map((w) => w.read() as tf.Variable)
