@@ -10,7 +10,7 @@ import { dot, generateScene, project, screenBox, type Entity, type Material, typ
 import { SRGB_TO_LINEAR, type TextureSet } from './textures'
 import type { Primitive } from './primitives'
 
-export const GENERATOR_VERSION = 'umbra-synth-2'
+export const GENERATOR_VERSION = 'umbra-synth-3'
 
 export interface RenderOptions {
   /** Output width and height in pixels (square). */
@@ -787,13 +787,15 @@ function finish(scene: Scene, size: number, buf: Buffers): Finished {
     if (buf.objCov[i] >= 0.5) object[i] = 255
     else if (buf.occCov[i] >= 0.5) occluders[i] = 255
   }
-  // The object-shadow mask is where the two images visibly differ (outside the object itself).
-  const DIFF = 3
+  // The object-shadow mask is where the two images visibly differ (outside the object itself),
+  // judged before sensor noise and rounding so that noise does not fray its edge.
+  const DIFF = 2.5
   const raw = sc.u8
   raw.fill(0)
   for (let i = 0; i < px; i++) {
     if (object[i]) continue
-    const d = Math.max(Math.abs(A[3 * i] - B[3 * i]), Math.abs(A[3 * i + 1] - B[3 * i + 1]), Math.abs(A[3 * i + 2] - B[3 * i + 2]))
+    const j = 3 * i
+    const d = Math.max(Math.abs(a[j] - b[j]), Math.abs(a[j + 1] - b[j + 1]), Math.abs(a[j + 2] - b[j + 2]))
     if (d >= DIFF) raw[i] = 1
   }
   // Drop isolated specks (sampling noise at the far edge of a penumbra).
