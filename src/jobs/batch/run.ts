@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os'
 import { join, relative, resolve, sep } from 'node:path'
 import { UserError } from '../../core/errors'
 import { probeImage } from '../../core/image'
+import { defaultModelDir } from '../../engine/model-dir'
 import { planBatch } from './discover'
 import { defaultWorkers, startExecutor, type Executor } from './executor'
 import { DEFAULT_PLACE_RULE, parsePlacement } from './placement'
@@ -84,7 +85,7 @@ export async function runBatch(options: BatchOptions, control: BatchControl = {}
   const state = await BatchState.load(outDir)
 
   const modelDir = options.modelDir ? resolve(options.modelDir) : undefined
-  const modelFp = await fingerprint(join(modelDir ?? resolve('resources/models/default'), 'manifest.json'))
+  const modelFp = await fingerprint(join(modelDir ?? defaultModelDir(), 'manifest.json'))
   const settings = settingsKey({
     format: options.format ?? 'same',
     quality: options.quality ?? 92,
