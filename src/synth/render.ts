@@ -748,6 +748,9 @@ function gaussianTable(): Float32Array {
   return t
 }
 
+/** Relative darkening by the object that counts as its shadow in object-shadow.png. */
+const SHADOW_RATIO = 0.07
+
 interface Finished extends RenderedPair {
   accepted: boolean
 }
@@ -787,16 +790,18 @@ function finish(scene: Scene, size: number, buf: Buffers): Finished {
     if (buf.objCov[i] >= 0.5) object[i] = 255
     else if (buf.occCov[i] >= 0.5) occluders[i] = 255
   }
-  // The object-shadow mask is where the two images visibly differ (outside the object itself),
-  // judged before sensor noise and rounding so that noise does not fray its edge.
-  const DIFF = 2.5
+  // The object-shadow mask is where the object takes away a visible part of the light: relative
+  // darkening of at least SHADOW_RATIO, judged on light (before texture contrast, noise and
+  // rounding), so the mask is a solid region like a hand-drawn one, not a speckle following the
+  // texture. Outside it the shadow image is set equal to the no-shadow image (below).
   const raw = sc.u8
   raw.fill(0)
   for (let i = 0; i < px; i++) {
     if (object[i]) continue
     const j = 3 * i
-    const d = Math.max(Math.abs(a[j] - b[j]), Math.abs(a[j + 1] - b[j + 1]), Math.abs(a[j + 2] - b[j + 2]))
-    if (d >= DIFF) raw[i] = 1
+    const no = buf.linNo[j] * 0.2126 + buf.linNo[j + 1] * 0.7152 + buf.linNo[j + 2] * 0.0722
+    const sh = buf.linSh[j] * 0.2126 + buf.linSh[j + 1] * 0.7152 + buf.linSh[j + 2] * 0.0722
+    if (no > 0 && 1 - sh / no >= SHADOW_RATIO) raw[i] = 1
   }
   // Drop isolated specks (sampling noise at the far edge of a penumbra).
   for (let y = 0; y < size; y++) {

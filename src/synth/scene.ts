@@ -564,7 +564,7 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
     objectIndex: ordered.length - 1,
     post,
     scale: objH,
-    aoStrength: 0.45,
+    aoStrength: 0.35,
     textureNames: [...names].sort((a, b) => a - b).map((i) => set.textures[i].name),
   }
 }
