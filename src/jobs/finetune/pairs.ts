@@ -162,9 +162,9 @@ export async function findPairs(root: string): Promise<{ sources: PairSource[]; 
 export const CHECK = {
   /** Longest side of the copy the whole-picture checks run on. */
   analysisSide: 384,
-  /** A pixel counts as darkened when shadow < noshadow * (1 - this) and by at least minDelta (0-255). */
-  minRelativeDarkening: 0.08,
-  minDelta: 6,
+  /** A pixel counts as darkened when some channel drops by this share of its value and by at least minDelta (0-255). */
+  minRelativeDarkening: 0.05,
+  minDelta: 5,
   /** At least this share of the changed pixels must be near the object. */
   minNearShare: 0.6,
   /** Changed pixels over this share of the picture: the shots are not a pair. */
@@ -185,11 +185,8 @@ interface DiffAnalysis {
   nearDarkCount: number
 }
 
-/** Luminance of an RGB image (0-255) and its 3x3 box blur. */
-function luminance(img: RawImage): { raw: Float32Array; blurred: Float32Array } {
-  const { width: w, height: h, data } = img
-  const lum = new Float32Array(w * h)
-  for (let i = 0; i < w * h; i++) lum[i] = 0.299 * data[i * 3] + 0.587 * data[i * 3 + 1] + 0.114 * data[i * 3 + 2]
+/** 3x3 box blur of a one-channel float map. */
+function blur3(src: Float32Array, w: number, h: number): Float32Array {
   const out = new Float32Array(w * h)
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -200,14 +197,38 @@ function luminance(img: RawImage): { raw: Float32Array; blurred: Float32Array } 
         for (let dx = -1; dx <= 1; dx++) {
           const xx = x + dx
           if (xx < 0 || xx >= w) continue
-          s += lum[yy * w + xx]
+          s += src[yy * w + xx]
           n++
         }
       }
       out[y * w + x] = s / n
     }
   }
-  return { raw: lum, blurred: out }
+  return out
+}
+
+/**
+ * Per pixel, the largest darkening over the three channels (0-255) and its size relative to that
+ * channel's shadow-free value; the same for brightening. Per channel, not luminance: under a
+ * coloured light a shadow may change one or two channels only.
+ */
+function channelChange(a: RawImage, b: RawImage): { dark: Float32Array; darkRel: Float32Array; bright: Float32Array; brightRel: Float32Array } {
+  const n = a.width * a.height
+  const dark = new Float32Array(n), darkRel = new Float32Array(n), bright = new Float32Array(n), brightRel = new Float32Array(n)
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) {
+      const va = a.data[i * 3 + c], vb = b.data[i * 3 + c]
+      const d = va - vb
+      if (d > dark[i]) {
+        dark[i] = d
+        darkRel[i] = d / Math.max(va, 1)
+      } else if (-d > bright[i]) {
+        bright[i] = -d
+        brightRel[i] = -d / Math.max(vb, 1)
+      }
+    }
+  }
+  return { dark, darkRel, bright, brightRel }
 }
 
 /** Square dilation of a 0/1 mask by radius r (separable: rows, then columns). */
@@ -243,21 +264,21 @@ function dilate(mask: Uint8Array, w: number, h: number, r: number): Uint8Array {
  */
 function analyseDifference(noShadow: RawImage, shadow: RawImage, object: RawImage): DiffAnalysis {
   const { width: w, height: h } = noShadow
-  const { raw: a, blurred: A } = luminance(noShadow)
-  const { raw: b, blurred: B } = luminance(shadow)
+  const { dark, darkRel, bright, brightRel } = channelChange(noShadow, shadow)
+  const darkBlur = blur3(dark, w, h)
+  const brightBlur = blur3(bright, w, h)
   const change = new Uint8Array(w * h)
   let darkened = 0, brightened = 0
   // A pixel changes when it passes the threshold itself and its neighbourhood agrees a little:
   // thin shadow lines survive, isolated noise (JPEG, sensor) does not.
   const support = CHECK.minDelta / 3
   for (let i = 0; i < w * h; i++) {
-    const delta = a[i] - b[i]
-    if (delta >= CHECK.minDelta && b[i] < a[i] * (1 - CHECK.minRelativeDarkening) && A[i] - B[i] >= support) {
+    if (dark[i] >= CHECK.minDelta && darkRel[i] >= CHECK.minRelativeDarkening && darkBlur[i] >= support && dark[i] >= bright[i]) {
       if (!object.data[i]) {
         change[i] = 1
         darkened++
       }
-    } else if (-delta >= CHECK.minDelta && a[i] < b[i] * (1 - CHECK.minRelativeDarkening) && B[i] - A[i] >= support) {
+    } else if (bright[i] >= CHECK.minDelta && brightRel[i] >= CHECK.minRelativeDarkening && brightBlur[i] >= support) {
       change[i] = 2
       brightened++
     }
@@ -269,9 +290,9 @@ function analyseDifference(noShadow: RawImage, shadow: RawImage, object: RawImag
   const around = dilate(objMask, w, h, Math.max(2, Math.round(objSide * 0.08)))
   const margin = Math.round(objSide * 0.5)
   // Soft shadows fade below the threshold in places: pixels up to 2 apart still connect.
-  const dark = new Uint8Array(w * h)
-  for (let i = 0; i < w * h; i++) dark[i] = change[i] === 1 ? 1 : 0
-  const bridge = dilate(dark, w, h, 2)
+  const darkMask = new Uint8Array(w * h)
+  for (let i = 0; i < w * h; i++) darkMask[i] = change[i] === 1 ? 1 : 0
+  const bridge = dilate(darkMask, w, h, 2)
   const nearDark = new Uint8Array(w * h)
   const reached = new Uint8Array(w * h)
   const queue = new Int32Array(w * h)
