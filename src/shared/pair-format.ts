@@ -16,3 +16,53 @@ export type PairFileKey = keyof typeof PAIR_FILES
 
 /** Files every complete sample has (meta.json is optional for user pairs). */
 export const REQUIRED_PAIR_IMAGES: PairFileKey[] = ['noShadow', 'shadow', 'object', 'objectShadow', 'occluders', 'occluderShadows']
+
+type Vec3 = [number, number, number]
+
+/**
+ * meta.json of a synthetic pair (written by `umbra synth`; user pairs may have none). World frame:
+ * y up, ground at y = 0; camera frame: x right, y up, z forward; image frame: x right, y down.
+ */
+export interface SynthPairMeta {
+  /** Generator version, e.g. 'umbra-synth-3': pairs from different versions differ in look. */
+  generator: string
+  seed: number
+  /** Redraws needed before the scene was accepted (object in frame, shadow visible). */
+  attempt: number
+  size: number
+  light: {
+    setting: 'sunny' | 'hazy' | 'golden' | 'indoor' | string
+    azimuthDeg: number
+    elevationDeg: number
+    /** Angular radius of the sun disc: 0.27 is the real sun, larger is softer. */
+    angularRadiusDeg: number
+    /** Unit vector towards the sun, world frame. */
+    direction: Vec3
+    /** The same in the camera frame. */
+    directionCamera: Vec3
+    /** Unit image-space direction in which the object's shadow extends from its base. */
+    shadowDirectionImage: [number, number]
+    sunRgb: Vec3
+    skyRgb: Vec3
+  }
+  camera: { position: Vec3; pitchDeg: number; rollDeg: number; fovDeg: number; heightOverObject: number }
+  object: { kind: string; height: number; position: Vec3; yaw: number }
+  occluders: { kind: string; height: number; position: Vec3; yaw: number }[]
+  environment: { wall: boolean; step: boolean; backdrop: boolean }
+  /** Texture files (relative to --textures) and procedural patterns used. */
+  textures: string[]
+  /** Camera pipeline: exposure key, white-balance gains, tone curve, vignette, blur and noise (8-bit levels). */
+  post: {
+    key: number
+    whiteBalance: Vec3
+    white: number
+    saturation: number
+    contrast: number
+    vignette: number
+    blurSigma: number
+    noiseSigma: number
+    chromaNoise: number
+  }
+  /** Pixel counts of the four masks. */
+  areas: { object: number; objectShadow: number; occluders: number; occluderShadows: number }
+}

@@ -5,6 +5,7 @@
  * post-processing (exposure, white balance, tone curve, vignette, blur, sensor noise).
  */
 import type { RawImage } from '../core/image'
+import type { SynthPairMeta } from '../shared/pair-format'
 import { hash2, Rng } from './random'
 import { dot, generateScene, project, screenBox, type Entity, type Material, type Scene, type V3 } from './scene'
 import { SRGB_TO_LINEAR, type TextureSet } from './textures'
@@ -26,33 +27,8 @@ export interface RenderOptions {
   sceneOverride?: (scene: Scene) => Scene
 }
 
-export interface PairMeta {
-  generator: string
-  seed: number
-  attempt: number
-  size: number
-  light: {
-    setting: string
-    azimuthDeg: number
-    elevationDeg: number
-    angularRadiusDeg: number
-    /** Unit vector towards the sun, world frame (y up). */
-    direction: V3
-    /** Same, in the camera frame (x right, y up, z forward). */
-    directionCamera: V3
-    /** Image-space direction (x right, y down) in which the object's shadow extends from its base. */
-    shadowDirectionImage: [number, number]
-    sunRgb: V3
-    skyRgb: V3
-  }
-  camera: { position: V3; pitchDeg: number; rollDeg: number; fovDeg: number; heightOverObject: number }
-  object: { kind: string; height: number; position: V3; yaw: number }
-  occluders: { kind: string; height: number; position: V3; yaw: number }[]
-  environment: { wall: boolean; step: boolean; backdrop: boolean }
-  textures: string[]
-  post: Scene['post']
-  areas: { object: number; objectShadow: number; occluders: number; occluderShadows: number }
-}
+/** meta.json of a synthetic pair: the documented type lives with the pair format. */
+export type PairMeta = SynthPairMeta
 
 export interface RenderedPair {
   noShadow: RawImage
