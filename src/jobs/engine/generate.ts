@@ -299,21 +299,24 @@ function castOf(rgba: Buffer, w: number, h: number, rect: Rect, contact: { x: nu
   if (dist < 0.04 * Math.max(box.width, box.height)) return { angle: null, length: 0 }
   const ux = mx / dist
   const uy = my / dist
-  const proj: { v: number; a: number }[] = []
+  // 95th percentile of the darkness-weighted projection, from a histogram (no sort of a million pixels).
+  const reach = Math.hypot(rect.width, rect.height) + Math.hypot(rect.x - contact.x, rect.y - contact.y) + 1
+  const bins = 1024
+  const hist = new Float64Array(bins)
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const a = rgba[(y * w + x) * 4 + 3]
       if (a < 8) continue
-      proj.push({ v: (rect.x + (x + 0.5) * sx - contact.x) * ux + (rect.y + (y + 0.5) * sy - contact.y) * uy, a })
+      const v = (rect.x + (x + 0.5) * sx - contact.x) * ux + (rect.y + (y + 0.5) * sy - contact.y) * uy
+      hist[Math.min(bins - 1, Math.max(0, Math.floor(((v + reach) / (2 * reach)) * bins)))] += a
     }
   }
-  proj.sort((p, q) => p.v - q.v)
   let acc = 0
   let length = dist
-  for (const p of proj) {
-    acc += p.a
+  for (let b = 0; b < bins; b++) {
+    acc += hist[b]
     if (acc >= 0.95 * sw) {
-      length = Math.max(dist, p.v)
+      length = Math.max(dist, ((b + 1) / bins) * 2 * reach - reach)
       break
     }
   }

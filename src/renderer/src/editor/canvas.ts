@@ -288,7 +288,14 @@ export class CanvasController {
         const current = layerById(this.store.getState().composition, layer.id)
         if (!current || layerDrawKey(current) !== drawKey) return
         const old = this.objects.get(layer.id)
-        if (old) this.canvas.remove(old)
+        // Replacing the selected layer's object (a new image for the same layer, e.g. an edited
+        // shadow) must not read as the user deselecting it: sync() selects the new object.
+        this.syncing = true
+        try {
+          if (old) this.canvas.remove(old)
+        } finally {
+          this.syncing = false
+        }
         img.umbraLayerId = layer.id
         img.umbraAssetId = layer.assetId
         img.umbraDrawKey = drawKey

@@ -161,52 +161,35 @@ function BrushLayer({ shadow, toScene }: { shadow: ShadowLayer; toScene(x: numbe
   const brush = view.brush!
   const attention = brush === 'occluders' || brush === 'occluderShadows' || brush === 'clearAttention'
 
-  const onDown = async (e: React.PointerEvent<HTMLDivElement>) => {
+  const onDown = (e: React.PointerEvent<HTMLDivElement>) => {
     e.preventDefault()
-    const box = e.currentTarget.getBoundingClientRect()
-    const target = attention ? await attentionTarget(shadow) : await maskTarget(shadow)
-    if (!target) return
-    const g = target.canvas.getContext('2d')!
-    const paint = (cx: number, cy: number) => {
-      const p = toScene(cx - box.left, cy - box.top)
-      const q = target.toLocal(p.x, p.y)
-      const r = Math.max(1, view.brushSize * target.pxPerPhotoPx)
-      g.save()
-      g.beginPath()
-      g.arc(q.x, q.y, r, 0, Math.PI * 2)
-      g.clip()
-      if (brush === 'erase') g.fillStyle = '#000000'
-      else if (brush === 'restore') g.fillStyle = '#ffffff'
-      if (brush === 'erase' || brush === 'restore') g.fillRect(q.x - r, q.y - r, 2 * r, 2 * r)
-      else {
-        // Attention: R = occluders, G = occluder shadows; paint one channel up, or clear both.
-        const x0 = Math.max(0, Math.floor(q.x - r))
-        const y0 = Math.max(0, Math.floor(q.y - r))
-        const w = Math.min(target.canvas.width - x0, Math.ceil(2 * r) + 1)
-        const h = Math.min(target.canvas.height - y0, Math.ceil(2 * r) + 1)
-        if (w > 0 && h > 0) {
-          const d = g.getImageData(x0, y0, w, h)
-          for (let y = 0; y < h; y++)
-            for (let x = 0; x < w; x++) {
-              if (Math.hypot(x0 + x - q.x, y0 + y - q.y) > r) continue
-              const i = (y * w + x) * 4
-              if (brush === 'occluders') d.data[i] = 255
-              else if (brush === 'occluderShadows') d.data[i + 1] = 255
-              else d.data[i] = d.data[i + 1] = 0
-              d.data[i + 3] = 255
-            }
-          g.putImageData(d, x0, y0)
-        }
-      }
-      g.restore()
-    }
-    paint(e.clientX, e.clientY)
+    // Everything from the event is read now (React reuses it), listeners are added now (the stroke
+    // may end before the target image is ready), and points wait in a queue until it is.
     const el = e.currentTarget
+    const box = el.getBoundingClientRect()
     el.setPointerCapture(e.pointerId)
-    const move = (ev: PointerEvent) => paint(ev.clientX, ev.clientY)
+    const points: { x: number; y: number }[] = [{ x: e.clientX, y: e.clientY }]
+    let paintPoint: ((p: { x: number; y: number }) => void) | null = null
+    let ended = false
+    const move = (ev: PointerEvent) => {
+      const p = { x: ev.clientX, y: ev.clientY }
+      if (paintPoint) paintPoint(p)
+      else points.push(p)
+    }
+    const ready = (attention ? attentionTarget(shadow) : maskTarget(shadow)).then((target) => {
+      if (!target) return null
+      const g = target.canvas.getContext('2d', { willReadFrequently: true })!
+      paintPoint = (pt) => paintAt(g, target, pt)
+      for (const pt of points.splice(0)) paintPoint(pt)
+      return target
+    })
     const up = async () => {
+      if (ended) return
+      ended = true
       el.removeEventListener('pointermove', move)
       el.removeEventListener('pointerup', up)
+      const target = await ready
+      if (!target) return
       const blob: Blob = await new Promise((res) => target.canvas.toBlob((b) => res(b!), 'image/png'))
       const bytes = new Uint8Array(await blob.arrayBuffer())
       const { asset, preview } = await api.call('shadow.putImage', { name: attention ? `${shadow.name} attention.png` : `${shadow.name} brush.png`, bytes })
@@ -219,8 +202,38 @@ function BrushLayer({ shadow, toScene }: { shadow: ShadowLayer; toScene(x: numbe
     }
     el.addEventListener('pointermove', move)
     el.addEventListener('pointerup', up)
+
+    function paintAt(g: CanvasRenderingContext2D, target: { canvas: HTMLCanvasElement; pxPerPhotoPx: number; toLocal(x: number, y: number): { x: number; y: number } }, pt: { x: number; y: number }) {
+      const p = toScene(pt.x - box.left, pt.y - box.top)
+      const q = target.toLocal(p.x, p.y)
+      const r = Math.max(1, view.brushSize * target.pxPerPhotoPx)
+      if (brush === 'erase' || brush === 'restore') {
+        g.fillStyle = brush === 'erase' ? '#000000' : '#ffffff'
+        g.beginPath()
+        g.arc(q.x, q.y, r, 0, Math.PI * 2)
+        g.fill()
+        return
+      }
+      // Attention: R = occluders, G = occluder shadows; paint one channel up, or clear both.
+      const x0 = Math.max(0, Math.floor(q.x - r))
+      const y0 = Math.max(0, Math.floor(q.y - r))
+      const w = Math.min(target.canvas.width - x0, Math.ceil(2 * r) + 1)
+      const h = Math.min(target.canvas.height - y0, Math.ceil(2 * r) + 1)
+      if (w <= 0 || h <= 0) return
+      const d = g.getImageData(x0, y0, w, h)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) {
+          if (Math.hypot(x0 + x - q.x, y0 + y - q.y) > r) continue
+          const i = (y * w + x) * 4
+          if (brush === 'occluders') d.data[i] = 255
+          else if (brush === 'occluderShadows') d.data[i + 1] = 255
+          else d.data[i] = d.data[i + 1] = 0
+          d.data[i + 3] = 255
+        }
+      g.putImageData(d, x0, y0)
+    }
   }
-  return <div data-testid="brush-layer" onPointerDown={(e) => void onDown(e)} style={{ position: 'absolute', inset: 0, pointerEvents: 'auto', cursor: 'crosshair' }} />
+  return <div data-testid="brush-layer" onPointerDown={onDown} style={{ position: 'absolute', inset: 0, pointerEvents: 'auto', cursor: 'crosshair' }} />
 
   async function attentionTarget(l: ShadowLayer) {
     const src = l.source

@@ -19,7 +19,10 @@ export function ShadowPanel() {
   const shadow = selectedShadow(c, state.selection)
   const object = targetObject(c, state.selection)
   const stale = shadow && object ? shadowIsStale(shadow, object) : false
-  const auto = !!(state.settings?.panels?.shadow as { autoRegenerate?: boolean } | undefined)?.autoRegenerate
+  const savedAuto = !!(state.settings?.panels?.shadow as { autoRegenerate?: boolean } | undefined)?.autoRegenerate
+  // Shown at once; the settings round trip follows.
+  const [pendingAuto, setPendingAuto] = useState<boolean | null>(null)
+  const auto = pendingAuto ?? savedAuto
 
   const { canvas } = useEditor()
   useEffect(() => {
@@ -43,8 +46,13 @@ export function ShadowPanel() {
   }, [api, store])
 
   const setAuto = async (on: boolean) => {
-    const settings = await api.call('settings.update', { panels: { ...(state.settings?.panels ?? {}), shadow: { autoRegenerate: on } } })
-    store.set({ settings })
+    setPendingAuto(on)
+    try {
+      const settings = await api.call('settings.update', { panels: { ...(state.settings?.panels ?? {}), shadow: { autoRegenerate: on } } })
+      store.set({ settings })
+    } finally {
+      setPendingAuto(null)
+    }
   }
 
   return (
