@@ -163,6 +163,23 @@ describe('editing a generated shadow (real browser)', () => {
     await page.uncheck('[data-testid="shadow-auto-regenerate"]')
   })
 
+  it('before/after: holding compare hides the shadow on the canvas, releasing shows it again', async () => {
+    await select('shadow')
+    const shadowShown = () =>
+      page.evaluate(() => {
+        const u = (window as unknown as { __umbra: { canvas: { current: { canvas: { getObjects(): { visible: boolean; umbraLayerId?: string }[] } } } } }).__umbra
+        const id = (window as unknown as U).__umbra.store.getState().composition.layers.find((l) => l.kind === 'shadow')!.id
+        return u.canvas.current.canvas.getObjects().find((o) => o.umbraLayerId === id)!.visible
+      })
+    expect(await shadowShown()).toBe(true)
+    await page.locator('[data-testid="shadow-compare"]').dispatchEvent('pointerdown')
+    await page.waitForFunction(() => (window as unknown as { __umbraShadow: { get(): { comparing: boolean } } }).__umbraShadow.get().comparing)
+    expect(await shadowShown()).toBe(false)
+    await page.locator('[data-testid="shadow-compare"]').dispatchEvent('pointerup')
+    await page.waitForFunction(() => !(window as unknown as { __umbraShadow: { get(): { comparing: boolean } } }).__umbraShadow.get().comparing)
+    expect(await shadowShown()).toBe(true)
+  })
+
   it('an engine crash fails the request with a clear message, leaves the composition untouched, and the engine restarts', async () => {
     await select('object')
     const before = await composition(page)

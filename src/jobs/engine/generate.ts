@@ -116,6 +116,8 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
   if (!layer) throw new Error('the pipeline returned no shadow layer')
 
   // Crop the layer to where the shadow is (plus a margin) and scale it to at most maxLayerSide.
+  const centre = maskCentroid(mask, width, box)
+  const contact = contactPoint(mask, width, box, centre)
   const alphaBox = alphaBounds(layer.image.data, layer.width, layer.height)
   const empty = !alphaBox
   const margin = Math.round(0.02 * Math.max(layer.width, layer.height))
@@ -126,7 +128,13 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
         width: Math.min(layer.width, alphaBox.x + alphaBox.width + margin) - Math.max(0, alphaBox.x - margin),
         height: Math.min(layer.height, alphaBox.y + alphaBox.height + margin) - Math.max(0, alphaBox.y - margin),
       }
-    : { x: 0, y: 0, width: Math.min(8, layer.width), height: Math.min(8, layer.height) }
+    : // No shadow: a small empty layer at the contact point (regenerating or steering starts from there).
+      {
+        x: Math.min(Math.max(0, Math.round(contact.x - layer.x) - 4), Math.max(0, layer.width - 8)),
+        y: Math.min(Math.max(0, Math.round(contact.y - layer.y) - 4), Math.max(0, layer.height - 8)),
+        width: Math.min(8, layer.width),
+        height: Math.min(8, layer.height),
+      }
   const k = Math.min(1, payload.maxLayerSide / Math.max(crop.width, crop.height))
   const outW = Math.max(1, Math.round(crop.width * k))
   const outH = Math.max(1, Math.round(crop.height * k))
@@ -138,8 +146,6 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
   const rect = { x: layer.x + crop.x, y: layer.y + crop.y, width: crop.width, height: crop.height }
 
   // Geometry for the light control.
-  const centre = maskCentroid(mask, width, box)
-  const contact = contactPoint(mask, width, box, centre)
   const cast = castOf(small, outW, outH, rect, contact, centre, box)
 
   // Attention maps as RGB over the context window.
