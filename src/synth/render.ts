@@ -223,6 +223,17 @@ function tracerState(scene: Scene, size: number, set: TextureSet, ns: number) {
   const sunLum = Math.max(0.05, Math.sin((light.elevationDeg * Math.PI) / 180))
   const nrm = new Float64Array(9)
   const alb = new Float64Array(3)
+  const tmp3 = new Float64Array(3)
+  const hazeDist = scene.hazeDistance
+  // Mean brightness of the ground's patch pattern, so the patches average to 1.
+  let macroMean = 1
+  if (scene.groundMacro) {
+    const lv = set.textures[scene.groundMacro.texture].levels
+    const top = lv[lv.length - 1]
+    let acc = 0
+    for (let i = 0; i < top.data.length; i += 3) acc += SRGB_TO_LINEAR[top.data[i]] * 0.2126 + SRGB_TO_LINEAR[top.data[i + 1]] * 0.7152 + SRGB_TO_LINEAR[top.data[i + 2]] * 0.0722
+    macroMean = Math.max(1e-3, acc / (top.data.length / 3))
+  }
   const wall = scene.wall
   const backdrop = scene.backdrop
   const aoStrength = scene.aoStrength
@@ -282,6 +293,9 @@ function tracerState(scene: Scene, size: number, set: TextureSet, ns: number) {
     scene,
     size,
     ns,
+    tmp3,
+    hazeDist,
+    macroMean,
     ux: Ux0,
     uy: Uy0,
     uz: Uz0,
@@ -292,7 +306,7 @@ type TracerState = ReturnType<typeof tracerState>
 
 /** Shades one camera ray through image point (pxF, pyF); writes radiances and flags into res. */
 function shade(st: TracerState, pxF: number, pyF: number, jitter: number, res: Float64Array): void {
-  const { cam, light, ents, nEnt, objIdx, sampler, allPrims, primRole, entRole, candPrim, pS, pB, Lx, Ly, Lz, vx, vy, vz, tanR, pattern, coneSlack, eps, pixAngle, Fx, Fy, Fz, Rx, Ry, Rz, Ux, Uy, Uz, Ox, Oy, Oz, sunR, sunG, sunB, skyR, skyG, skyB, bR, bG, bB, sunLum, nrm, alb, wall, backdrop, aoStrength, boxes, scene, size, ns, ux, uy, uz } = st
+  const { cam, light, ents, nEnt, objIdx, sampler, allPrims, primRole, entRole, candPrim, pS, pB, Lx, Ly, Lz, vx, vy, vz, tanR, pattern, coneSlack, eps, pixAngle, Fx, Fy, Fz, Rx, Ry, Rz, Ux, Uy, Uz, Ox, Oy, Oz, sunR, sunG, sunB, skyR, skyG, skyB, bR, bG, bB, sunLum, nrm, alb, wall, backdrop, aoStrength, boxes, scene, size, ns, tmp3, hazeDist, macroMean, ux, uy, uz } = st
   const xN = ((2 * pxF) / size - 1) * cam.tanHalf
   const yN = (1 - (2 * pyF) / size) * cam.tanHalf
   let dx = Fx + xN * Rx + yN * Ux
@@ -380,6 +394,14 @@ function shade(st: TracerState, pxF: number, pyF: number, jitter: number, res: F
     Nx = 0; Ny = 1; Nz = 0
     footprint /= Math.max(0.12, -dy)
     sampler.sample(scene.ground, Px, Pz, footprint, alb)
+    const macro = scene.groundMacro
+    if (macro) {
+      // Multiply by the pattern's brightness around 1: patches, not a colour cast.
+      sampler.sample(macro, Px, Pz, footprint, tmp3)
+      const lum = (tmp3[0] * 0.2126 + tmp3[1] * 0.7152 + tmp3[2] * 0.0722) / macroMean
+      const f = 1 + scene.groundMacroStrength * (Math.min(2, lum) - 1)
+      alb[0] *= f; alb[1] *= f; alb[2] *= f
+    }
   } else if (hit === HIT_WALL && wall) {
     Nx = wall.normal[0]; Ny = wall.normal[1]; Nz = wall.normal[2]
     const cosI = -(dx * Nx + dy * Ny + dz * Nz)
@@ -524,12 +546,22 @@ function shade(st: TracerState, pxF: number, pyF: number, jitter: number, res: F
   const sunSh = ndl > 0 ? ndl * visSh : 0
   const specNo = spec * (ndl > 0 ? visNo : 0)
   const specSh = spec * (ndl > 0 ? visSh : 0)
+  // Aerial haze: far surfaces fade towards the horizon colour, in both images alike.
+  const haze = hazeDist < Infinity ? 1 - Math.exp((-tBest * 0.693) / hazeDist) : 0
+  const keep = 1 - haze
+  const hzR = light.skyHorizon[0] * haze * (sunLum * 0.6 + 0.4)
+  const hzG = light.skyHorizon[1] * haze * (sunLum * 0.6 + 0.4)
+  const hzB = light.skyHorizon[2] * haze * (sunLum * 0.6 + 0.4)
   res[0] = alb[0] * (sunR * sunNo + skyR * skyNo + bR * bounce) + sunR * specNo
   res[1] = alb[1] * (sunG * sunNo + skyG * skyNo + bG * bounce) + sunG * specNo
   res[2] = alb[2] * (sunB * sunNo + skyB * skyNo + bB * bounce) + sunB * specNo
   res[3] = alb[0] * (sunR * sunSh + skyR * skySh + bR * bounce) + sunR * specSh
   res[4] = alb[1] * (sunG * sunSh + skyG * skySh + bG * bounce) + sunG * specSh
   res[5] = alb[2] * (sunB * sunSh + skyB * skySh + bB * bounce) + sunB * specSh
+  if (haze > 0) {
+    res[0] = res[0] * keep + hzR; res[1] = res[1] * keep + hzG; res[2] = res[2] * keep + hzB
+    res[3] = res[3] * keep + hzR; res[4] = res[4] * keep + hzG; res[5] = res[5] * keep + hzB
+  }
 }
 
 /**

@@ -115,6 +115,11 @@ export interface Scene {
   scale: number
   /** Strength of the sky-occlusion estimate near objects (0 turns it off). */
   aoStrength: number
+  /** Large-scale patchiness of the ground (dirt, wear, damp): a procedural pattern and its strength. */
+  groundMacro: Material | null
+  groundMacroStrength: number
+  /** Distance at which aerial haze hides half of a surface (Infinity: none). */
+  hazeDistance: number
   textureNames: string[]
 }
 
@@ -534,6 +539,11 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
   // Occluders first, then environment casters, then the object: shadow tests rely on that order.
   const ordered = [...entities.filter((e) => e.role === 'occluder'), ...entities.filter((e) => e.role === 'env'), object]
 
+  // Real grounds are patchy at the metre scale (wear, dirt, damp); real air hazes far surfaces.
+  const groundMacro = rng.chance(0.7) ? makeMaterial(rng, set, pools.groundProcedural, rng.logRange(3, 20), [1, 1, 1]) : null
+  const groundMacroStrength = rng.range(0.15, 0.45)
+  const hazeDistance = setting === 'indoor' || rng.chance(0.4) ? Infinity : dist * rng.logRange(20, 200)
+
   // ---------------- camera post-processing
   const post: PostProcess = {
     key: setting === 'indoor' ? rng.range(0.12, 0.25) : rng.range(0.14, 0.32),
@@ -565,6 +575,9 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
     post,
     scale: objH,
     aoStrength: 0.35,
+    groundMacro,
+    groundMacroStrength,
+    hazeDistance,
     textureNames: [...names].sort((a, b) => a - b).map((i) => set.textures[i].name),
   }
 }

@@ -35,6 +35,8 @@ function sphereScene(azimuthDeg: number, elevationDeg: number) {
       post: { ...sc.post, blurSigma: 0, noiseSigma: 0, vignette: 0, key: 0.2 },
       scale: 2 * R,
       aoStrength: 0,
+      groundMacro: null,
+      hazeDistance: Infinity,
     }
   }
 }
