@@ -151,6 +151,18 @@ async function main(): Promise<void> {
   const eb: ValidationResult = validate(baseModel, ex, S)
   const ea: ValidationResult = validate(tuned, ex, S)
 
+  // The same extra set the way `umbra eval` scores (256x256, full photo pipeline, DESOBA metrics), base and fine-tuned.
+  const { evaluate, formatTable } = await import('../src/engine/evaluate')
+  const { createShadowEngine } = await import('../src/engine/inference')
+  const { generateShadow } = await import('../src/engine/pipeline')
+  const engines = { base: await createShadowEngine({ modelDir: base }), 'fine-tuned': await createShadowEngine({ modelDir: modelDir }) }
+  const methods = Object.entries(engines).map(([name, engine]) => ({
+    name,
+    predict: async (s: { noShadow: import('../src/core/image').RawImage; object: import('../src/core/image').RawImage }) => (await generateShadow(engine, { image: s.noShadow, mask: s.object }, { layer: false })).composite,
+  }))
+  const evalResult = await evaluate(extraDir, methods, join(out, `eval-extra-${lookName}`))
+  for (const e of Object.values(engines)) await e.dispose()
+
   const b = result.before!
   const a = result.after!
   const rows = [
@@ -164,6 +176,8 @@ async function main(): Promise<void> {
   console.log(`base: ${manifest.name} (${manifest.training ? `${manifest.training.steps} steps` : 'untrained'}), snapshot of ${baseSource}`)
   console.log(`fine-tune: ${result.status}, ${result.lastStep} steps in ${(result.wallTimeSeconds / 60).toFixed(1)} min of training, saved step ${result.savedStep}; ${result.stepsPerSecond.toFixed(3)} steps/s (batch ${values.batch}, ${result.backend})`)
   console.log(rows.map((r) => r[0].padEnd(22) + r.slice(1).map((c) => c.padStart(12)).join('')).join('\n'))
+  console.log(`\nextra set as umbra eval scores it (${evalResult.samples.length} pairs, 256x256, full pipeline; runtime ${engines.base.runtime}):`)
+  console.log(formatTable(evalResult))
   const reduction = (b.localRmse - a.localRmse) / b.localRmse
   console.log(`validation LRMSE reduction ${(reduction * 100).toFixed(1)}% (bar: at least 20% within ${minutes} min): ${reduction >= 0.2 ? 'PASS' : 'FAIL'}`)
   baseModel.dispose()
