@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs'
 import type { Page } from 'playwright-core'
 import type { ObjectLayer, ShadowLayer } from '../../src/shared/project'
 import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
-import { composition, drag, editorState, exportPng, photoToPage, settled, startHarness, waitLayers, type Harness } from './harness'
+import { chooseFiles, composition, CUTOUT, drag, editorState, exportPng, photoToPage, settled, startHarness, waitLayers, type Harness } from './harness'
 
 /**
  * Editing generated shadows in a real browser (sample photo + sample cut-out, geometric test model:
@@ -178,6 +178,23 @@ describe('editing a generated shadow (real browser)', () => {
     await page.locator('[data-testid="shadow-compare"]').dispatchEvent('pointerup')
     await page.waitForFunction(() => !(window as unknown as { __umbraShadow: { get(): { comparing: boolean } } }).__umbraShadow.get().comparing)
     expect(await shadowShown()).toBe(true)
+  })
+
+  it('"All objects" gives every object its own shadow, each beneath its object', async () => {
+    await chooseFiles(page, 'insert-object', CUTOUT)
+    await waitLayers(page, 4)
+    await tap('generate-all-shadows')
+    await waitLayers(page, 5)
+    await page.waitForFunction(() => !(window as unknown as { __umbraShadow: { get(): { generating: unknown } } }).__umbraShadow.get().generating)
+    const c = await composition(page)
+    expect(c.layers.map((l) => l.kind)).toEqual(['photo', 'shadow', 'object', 'shadow', 'object'])
+    expect((c.layers[1] as ShadowLayer).objectId).toBe(c.layers[2].id)
+    expect((c.layers[3] as ShadowLayer).objectId).toBe(c.layers[4].id)
+    // back to one object for the next test
+    await page.click('[data-testid="undo"]')
+    await page.click('[data-testid="undo"]')
+    await page.click('[data-testid="undo"]')
+    await waitLayers(page, 3)
   })
 
   it('an engine crash fails the request with a clear message, leaves the composition untouched, and the engine restarts', async () => {

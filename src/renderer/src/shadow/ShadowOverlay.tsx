@@ -30,16 +30,24 @@ export function ShadowOverlay() {
   }, [canvas, state.ready])
 
   // Compare: hide shadow layers on the canvas while held (view only; the document is unchanged).
+  // Hidden again before every frame, since any document change re-applies layer visibility.
   useEffect(() => {
     const ctl = canvas.current
-    if (!ctl) return
-    if (view.comparing) {
+    if (!ctl || !view.comparing) return
+    const hide = () => {
+      const shadows = new Set(store.getState().composition.layers.filter((l) => l.kind === 'shadow').map((l) => l.id))
       for (const o of ctl.canvas.getObjects()) {
         const id = (o as { umbraLayerId?: string }).umbraLayerId
-        if (id && store.getState().composition.layers.some((l) => l.id === id && l.kind === 'shadow')) o.visible = false
+        if (id && shadows.has(id)) o.visible = false
       }
-      ctl.canvas.requestRenderAll()
-    } else store.set({})
+    }
+    ctl.canvas.on('before:render', hide)
+    hide()
+    ctl.canvas.requestRenderAll()
+    return () => {
+      ctl.canvas.off('before:render', hide)
+      store.set({}) // the canvas re-applies each layer's own visibility
+    }
   }, [view.comparing, canvas, store])
   useEffect(() => {
     const down = (e: KeyboardEvent) => {

@@ -24,7 +24,7 @@ export function ShadowPanel() {
   const [pendingAuto, setPendingAuto] = useState<boolean | null>(null)
   const auto = pendingAuto ?? savedAuto
 
-  const { canvas } = useEditor()
+  const { canvas, run } = useEditor()
   useEffect(() => {
     ;(window as unknown as { __umbraShadow: unknown }).__umbraShadow = shadowView
     return watchStaleShadows(store, api, canvas)
@@ -91,8 +91,7 @@ export function ShadowPanel() {
   )
 
   function runGenerate() {
-    const run = (window as unknown as { __umbra?: { run(n: string): void } }).__umbra?.run
-    run?.('generateShadow')
+    run('generateShadow')
   }
 }
 
