@@ -1,9 +1,18 @@
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { writeDirAtomic } from '../core/atomic'
-import { encodeImage } from '../core/image'
+import sharp from 'sharp'
+import type { RawImage } from '../core/image'
 import { PAIR_FILES } from '../shared/pair-format'
 import type { RenderedPair } from './render'
+
+/** PNG of a raw image; one-channel masks stay one-channel (8-bit greyscale), as the pair format says. */
+export async function encodePng(img: RawImage): Promise<Buffer> {
+  const s = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
+    raw: { width: img.width, height: img.height, channels: img.channels },
+  })
+  return (img.channels === 1 ? s.toColourspace('b-w') : s).png({ compressionLevel: 6 }).toBuffer()
+}
 
 /** Folder name of the sample rendered from `seed`: zero-padded so folders sort in seed order. */
 export function sampleId(seed: number): string {
@@ -23,7 +32,7 @@ export async function writePairFolder(target: string, pair: RenderedPair): Promi
     [PAIR_FILES.occluders, pair.occluders],
     [PAIR_FILES.occluderShadows, pair.occluderShadows],
   ] as const
-  const encoded = await Promise.all(images.map(([, img]) => encodeImage(img, { format: 'png' })))
+  const encoded = await Promise.all(images.map(([, img]) => encodePng(img)))
   await writeDirAtomic(target, async (tmp) => {
     // Plain writes are enough inside the temp folder: the folder rename is the atomic step.
     for (let i = 0; i < images.length; i++) await fs.writeFile(join(tmp, images[i][0]), encoded[i])

@@ -47,6 +47,13 @@ describe('umbra synth job', () => {
     expect(first).toMatchObject({ rendered: 3, skipped: 0, cancelled: false })
     expect(await listSamples(out)).toEqual(['00000500', '00000501', '00000502'])
     await expectComplete(out)
+    // Masks are 8-bit single-channel PNGs holding only 0 and 255; images are RGB.
+    for (const f of [PAIR_FILES.object, PAIR_FILES.objectShadow, PAIR_FILES.occluders, PAIR_FILES.occluderShadows]) {
+      expect((await sharp(join(out, '00000501', f)).metadata()).channels, f).toBe(1)
+      const { data } = await sharp(join(out, '00000501', f)).raw().toBuffer({ resolveWithObject: true })
+      expect(data.every((v) => v === 0 || v === 255), f).toBe(true)
+    }
+    expect((await sharp(join(out, '00000501', PAIR_FILES.shadow)).metadata()).channels).toBe(3)
     const meta = JSON.parse(await fs.readFile(join(out, '00000501', 'meta.json'), 'utf8'))
     expect(meta.seed).toBe(501)
     expect(meta.generator).toMatch(/^umbra-synth-/)
