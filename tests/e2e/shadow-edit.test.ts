@@ -88,6 +88,19 @@ describe('editing a generated shadow (real browser)', () => {
     await settled(page)
     expect((await shadow()).edits?.density).toBeUndefined()
     expect(Buffer.compare(await raw('undone-density.png'), generated)).toBe(0)
+    // A tint is one step too (committed when the colour picker closes).
+    await page.locator('[data-testid="shadow-tint"]').evaluate((el) => {
+      const input = el as HTMLInputElement
+      input.value = '#3050a0'
+      input.dispatchEvent(new Event('change', { bubbles: true }))
+    })
+    await settled(page)
+    expect((await shadow()).edits?.tint).toBe('#3050a0')
+    const tinted = await raw('tinted.png')
+    expect(sumDark(base, tinted)).toBeLessThan(sumDark(base, generated)) // a lighter shade darkens less
+    await page.click('[data-testid="undo"]')
+    await settled(page)
+    expect((await shadow()).edits?.tint).toBeUndefined()
   })
 
   it('the erase brush removes part of the shadow (one undo step)', async () => {

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import type { ShadowLayer } from '../../../shared/project'
 import { currentLight, shadowEdits, shadowIsStale } from '../../../shared/shadow'
 import { useEditor, useEditorState } from '../editor/context'
@@ -122,7 +122,7 @@ function ShadowEditor({ shadow }: { shadow: ShadowLayer }) {
       <Slider label="Skew" testId="shadow-skew" min={-60} max={60} step={1} value={e.skewX} onCommit={(v) => setEdits({ skewX: v })} />
       <label className="field">
         <span>Tint</span>
-        <input type="color" data-testid="shadow-tint" value={e.tint} onChange={(ev) => setEdits({ tint: ev.target.value })} />
+        <TintInput value={e.tint} onCommit={(tint) => setEdits({ tint })} />
       </label>
       {shadow.source && (
         <>
@@ -164,6 +164,21 @@ function ShadowEditor({ shadow }: { shadow: ShadowLayer }) {
       </div>
     </div>
   )
+}
+
+/** Committed on the native 'change' (picker closed: one undo step), not on every colour passed through. */
+function TintInput({ value, onCommit }: { value: string; onCommit(v: string): void }) {
+  const ref = useRef<HTMLInputElement>(null)
+  useEffect(() => {
+    const el = ref.current
+    if (!el) return
+    const change = () => {
+      if (el.value !== value) onCommit(el.value)
+    }
+    el.addEventListener('change', change)
+    return () => el.removeEventListener('change', change)
+  }, [value, onCommit])
+  return <input ref={ref} key={value} type="color" data-testid="shadow-tint" defaultValue={value} onKeyDown={(ev) => ev.stopPropagation()} />
 }
 
 function normAngle(a: number): number {
