@@ -374,7 +374,6 @@ export class Frustum extends Primitive {
     return found ? best : Infinity
   }
   protected normalLocal(x: number, y: number, z: number, out: Float64Array): void {
-    const rad = this.r0 + this.k * y
     const rr = Math.sqrt(x * x + z * z)
     const eps = 1e-4 * Math.max(this.h, this.r0, this.r1)
     if (y <= eps && rr < this.r0 - eps * 0.5) {
@@ -386,11 +385,11 @@ export class Frustum extends Primitive {
       out[1] = 1
       out[2] = 0
     } else {
+      // Gradient of x^2 + z^2 - r(y)^2 on the surface (where |xz| = r(y)), scaled by 1/r.
       const inv = rr > 1e-12 ? 1 / rr : 0
       out[0] = x * inv
       out[1] = -this.k
       out[2] = z * inv
-      void rad
     }
   }
   aoSpheres(): [number, number, number, number][] {

@@ -603,7 +603,6 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
   const sc = scratch(size)
   for (let k = 0; k < 6; k++) sc.f32[k].fill(0)
   const buf: Buffers = { linNo: sc.f32[0], linSh: sc.f32[1], objCov: sc.f32[2], occCov: sc.f32[3], occShadowCov: sc.f32[4] }
-  let calls = 0
   // ---- pass 1: pixel centres
   const res = new Float64Array(10)
   const hitCode = sc.i32
@@ -612,7 +611,6 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
     for (let x = 0; x < size; x++) {
       const i = y * size + x
       shade(st, x + 0.5, y + 0.5, hash2(x, y), res)
-      calls++
       hitCode[i] = res[R_HIT]
       vis[i] = res[R_PARTIAL]
       putSample(buf, res, i, 1)
@@ -654,11 +652,9 @@ function traceScene(scene: Scene, size: number, set: TextureSet, ns: number): Bu
       for (let s = 0; s < 4; s++) {
         shade(st, x + SUBSAMPLES[s][0], y + SUBSAMPLES[s][1], hash2(x * 4 + s + 1, y * 4 + s + 7), res)
         putSample(buf, res, i, 0.2)
-        calls++
-      }
+        }
     }
   }
-  if (process.env.UMBRA_SYNTH_DEBUG) console.error(`shade calls ${calls}`)
   return buf
 }
 
