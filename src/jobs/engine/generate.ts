@@ -109,41 +109,51 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
       },
     }
   }
-  const result = await generateShadow(engine, { image: { width, height, channels: 3, data: image }, mask: { width, height, channels: 1, data: mask } }, { inPlace: true, layer: true, signal })
+  // The layer comes at most maxLayerSide wide (the pipeline renders it small directly: the shadow
+  // is smooth, the model's detail is far below that).
+  const result = await generateShadow(
+    engine,
+    { image: { width, height, channels: 3, data: image }, mask: { width, height, channels: 1, data: mask } },
+    { inPlace: true, layer: true, layerMaxSide: payload.maxLayerSide, signal },
+  )
   const t2 = performance.now()
   deps.progress({ stage: 'pack', fraction: 0.8, message: 'Preparing the shadow layer' })
   const layer = result.layer
   if (!layer) throw new Error('the pipeline returned no shadow layer')
+  const iw = layer.image.width
+  const ih = layer.image.height
+  const sx = layer.width / iw
+  const sy = layer.height / ih
 
-  // Crop the layer to where the shadow is (plus a margin) and scale it to at most maxLayerSide.
+  // Crop the layer to where the shadow is (plus a margin), in the layer image's pixels.
   const centre = maskCentroid(mask, width, box)
   const contact = contactPoint(mask, width, box, centre)
-  const alphaBox = alphaBounds(layer.image.data, layer.width, layer.height)
+  const alphaBox = alphaBounds(layer.image.data, iw, ih)
   const empty = !alphaBox
-  const margin = Math.round(0.02 * Math.max(layer.width, layer.height))
+  const margin = Math.round(0.02 * Math.max(iw, ih))
   const crop: Rect = alphaBox
     ? {
         x: Math.max(0, alphaBox.x - margin),
         y: Math.max(0, alphaBox.y - margin),
-        width: Math.min(layer.width, alphaBox.x + alphaBox.width + margin) - Math.max(0, alphaBox.x - margin),
-        height: Math.min(layer.height, alphaBox.y + alphaBox.height + margin) - Math.max(0, alphaBox.y - margin),
+        width: Math.min(iw, alphaBox.x + alphaBox.width + margin) - Math.max(0, alphaBox.x - margin),
+        height: Math.min(ih, alphaBox.y + alphaBox.height + margin) - Math.max(0, alphaBox.y - margin),
       }
     : // No shadow: a small empty layer at the contact point (regenerating or steering starts from there).
       {
-        x: Math.min(Math.max(0, Math.round(contact.x - layer.x) - 4), Math.max(0, layer.width - 8)),
-        y: Math.min(Math.max(0, Math.round(contact.y - layer.y) - 4), Math.max(0, layer.height - 8)),
-        width: Math.min(8, layer.width),
-        height: Math.min(8, layer.height),
+        x: Math.min(Math.max(0, Math.round((contact.x - layer.x) / sx) - 4), Math.max(0, iw - 8)),
+        y: Math.min(Math.max(0, Math.round((contact.y - layer.y) / sy) - 4), Math.max(0, ih - 8)),
+        width: Math.min(8, iw),
+        height: Math.min(8, ih),
       }
   const k = Math.min(1, payload.maxLayerSide / Math.max(crop.width, crop.height))
   const outW = Math.max(1, Math.round(crop.width * k))
   const outH = Math.max(1, Math.round(crop.height * k))
-  let pipeline = sharp(Buffer.from(layer.image.data.buffer, layer.image.data.byteOffset, layer.image.data.byteLength), { raw: { width: layer.width, height: layer.height, channels: 4 } }).extract({ left: crop.x, top: crop.y, width: crop.width, height: crop.height })
+  let pipeline = sharp(Buffer.from(layer.image.data.buffer, layer.image.data.byteOffset, layer.image.data.byteLength), { raw: { width: iw, height: ih, channels: 4 } }).extract({ left: crop.x, top: crop.y, width: crop.width, height: crop.height })
   if (outW !== crop.width || outH !== crop.height) pipeline = pipeline.resize(outW, outH, { fit: 'fill', kernel: 'lanczos3' })
   const small = await pipeline.raw().toBuffer()
-  await fillUnderObject(small, outW, outH, mask, width, rect0(layer, crop))
+  const rect = { x: layer.x + crop.x * sx, y: layer.y + crop.y * sy, width: crop.width * sx, height: crop.height * sy }
+  await fillUnderObject(small, outW, outH, mask, width, height, rect)
   const layerPng = await sharp(small, { raw: { width: outW, height: outH, channels: 4 } }).png({ compressionLevel: 2 }).toBuffer()
-  const rect = { x: layer.x + crop.x, y: layer.y + crop.y, width: crop.width, height: crop.height }
 
   // Geometry for the light control.
   const cast = castOf(small, outW, outH, rect, contact, centre, box)
@@ -181,18 +191,17 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
   }
 }
 
-function rect0(layer: Rect, crop: Rect): Rect {
-  return { x: layer.x + crop.x, y: layer.y + crop.y, width: crop.width, height: crop.height }
-}
-
 /**
  * The pipeline leaves the shadow empty under the object (the object covers it). Once the user
  * moves, skews or steers the shadow, that hole would show as an object-shaped gap, so it is filled
  * from the shadow around it (normalised convolution: blur(d * w) / blur(w), w = 0 on the object).
  */
-async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: Uint8Array, maskWidth: number, rect: Rect): Promise<void> {
-  const objectSmall = await sharp(Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength), { raw: { width: maskWidth, height: mask.length / maskWidth, channels: 1 } })
-    .extract({ left: rect.x, top: rect.y, width: rect.width, height: rect.height })
+async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: Uint8Array, maskWidth: number, maskHeight: number, rect: Rect): Promise<void> {
+  const left = Math.max(0, Math.min(maskWidth - 1, Math.round(rect.x)))
+  const top = Math.max(0, Math.min(maskHeight - 1, Math.round(rect.y)))
+  const region = { left, top, width: Math.max(1, Math.min(maskWidth - left, Math.round(rect.width))), height: Math.max(1, Math.min(maskHeight - top, Math.round(rect.height))) }
+  const objectSmall = await sharp(Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength), { raw: { width: maskWidth, height: maskHeight, channels: 1 } })
+    .extract(region)
     .resize(w, h, { fit: 'fill', kernel: 'nearest' })
     .raw()
     .toBuffer()
