@@ -13,7 +13,7 @@ import { shadowView, useShadowView } from './state'
  * viewport (zoom, pan) on every Fabric frame.
  */
 export function ShadowOverlay() {
-  const { store, api, canvas } = useEditor()
+  const { store, canvas } = useEditor()
   const state = useEditorState()
   const view = useShadowView()
   const [, redraw] = useReducer((n: number) => n + 1, 0)
@@ -122,7 +122,6 @@ export function ShadowOverlay() {
       <svg width="100%" height="100%" style={{ position: 'absolute', inset: 0, pointerEvents: 'none', overflow: 'visible' }}>
         {handle}
       </svg>
-      <span hidden data-testid="shadow-overlay-api" data-api={api ? 'yes' : 'no'} />
     </div>
   )
 }

@@ -1,6 +1,6 @@
 import type { Composition, Layer, ObjectLayer, ShadowLayer } from '../../../shared/project'
 import type { Client } from '../../../shared/rpc'
-import { currentLight, shadowIsStale, steeredTransform } from '../../../shared/shadow'
+import { shadowIsStale, steeredTransform } from '../../../shared/shadow'
 import { errorMessage } from '../api/client'
 import type { Action } from '../editor/actions'
 import { layerById, withAsset, type EditorStore } from '../editor/store'
@@ -69,6 +69,7 @@ export async function generateShadowFor(
   if (!object) return false
   const requestId = `gen-${Date.now()}-${++requestSeq}`
   shadowView.set({ generating: { requestId, objectId, label: `Generating the shadow of ${object.name}…`, fraction: 0 } })
+  store.set({}) // buttons bound to actions re-check `enabled` (no second generation while one runs)
   try {
     const r = await api.call('shadow.generate', { composition: before, objectId, requestId, useEditedAttention: !!opts.useEditedAttention })
     for (const p of r.previews) store.addPreview(p)
@@ -87,7 +88,10 @@ export async function generateShadowFor(
     store.toast('error', errorMessage(err))
     return false
   } finally {
-    if (shadowView.get().generating?.requestId === requestId) shadowView.set({ generating: null })
+    if (shadowView.get().generating?.requestId === requestId) {
+      shadowView.set({ generating: null })
+      store.set({})
+    }
   }
 }
 
@@ -203,4 +207,3 @@ export function watchStaleShadows(store: EditorStore, api: Client, canvas: { cur
   }
 }
 
-export { currentLight, errorMessage }
