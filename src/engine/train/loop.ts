@@ -152,6 +152,8 @@ interface RunMeta {
   lrD: number
   batch: number
   bestValLoss: number | null
+  /** How many validation samples bestValLoss was measured on (a grown validation set restarts "best"). */
+  bestValCount?: number
   trainCount: number
   modelName: string
   baseModel: string | null
@@ -219,6 +221,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   let step = 0
   let wallBefore = 0
   let bestValLoss: number | null = null
+  let bestValCount = 0
   let rng = new TrainRng(opts.seed)
   if (ckpt) {
     try {
@@ -237,6 +240,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
     step = ckpt.step
     wallBefore = ckpt.meta.wallTimeSeconds
     bestValLoss = ckpt.meta.bestValLoss
+    bestValCount = ckpt.meta.bestValCount ?? 0
     rng = new TrainRng(ckpt.meta.rngState)
     await truncateLog(join(opts.outDir, LOG_FILE), step)
     log(`resumed ${opts.outDir} at step ${step} (checkpoint of ${ckpt.savedAt})`)
@@ -279,6 +283,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
     lrD,
     batch: opts.batch,
     bestValLoss,
+    bestValCount,
     trainCount: dataset.trainCount,
     modelName,
     baseModel,
@@ -309,8 +314,9 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
     if (val.length > 0) {
       valResult = validate(generator, val, s)
       logLines.push(JSON.stringify({ step, val: valResult, t: Math.round(wallTime()) }) + '\n')
-      if (bestValLoss === null || valResult.darkeningL1 < bestValLoss) {
+      if (bestValLoss === null || valResult.count !== bestValCount || valResult.darkeningL1 < bestValLoss) {
         bestValLoss = valResult.darkeningL1
+        bestValCount = valResult.count
         bestVal = valResult
         if (opts.saveModels && step > 0) {
           await saveModelDir(join(opts.outDir, 'best'), generator, manifestFor({ validation: { ...valResult, step } }))
