@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import sharp from 'sharp'
 import { join } from 'node:path'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import type { Page } from 'playwright-core'
 import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
 import { chooseFiles, composition, CUTOUT, PHOTO, startHarness, waitLayers, type Harness } from './harness'
@@ -29,6 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close()
   delete process.env.UMBRA_MODEL_DIR
+  if (!process.env.UMBRA_KEEP_E2E_FILES) rmSync(dir, { recursive: true, force: true })
 })
 
 /** Clicks Generate shadow and measures in the page: click -> shadow drawn, and the longest frame gap meanwhile. */

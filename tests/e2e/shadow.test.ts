@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import sharp from 'sharp'
 import { join } from 'node:path'
-import { copyFileSync, mkdirSync } from 'node:fs'
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs'
 import type { Page } from 'playwright-core'
 import type { ObjectLayer, ShadowLayer } from '../../src/shared/project'
 import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
@@ -33,6 +33,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close()
   delete process.env.UMBRA_MODEL_DIR
+  if (!process.env.UMBRA_KEEP_E2E_FILES) rmSync(dir, { recursive: true, force: true })
 })
 
 async function rawExport(name: string): Promise<{ data: Buffer; width: number; height: number }> {
