@@ -75,6 +75,13 @@ export interface GenerateShadowOptions {
   layerMaxSide?: number
   /** Write the shadow into `image.data` itself instead of a copy (saves a 12 MP copy in batch). */
   inPlace?: boolean
+  /**
+   * Apply the shadow to the photo (default true). The editor only wants the layer (it composites
+   * on screen and at export): false with `layerMaxSide` skips the full-resolution composite, and
+   * `composite` is then the input image unchanged (a full-size layer is filled in the composite's
+   * own pass, so without `layerMaxSide` the composite is still made).
+   */
+  applyToImage?: boolean
   /** Checked between stages; an aborted run throws the signal's reason and writes nothing. */
   signal?: AbortSignal
 }
@@ -341,7 +348,8 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
     layerImage = { width: window.width, height: window.height, channels: 4, data: new Uint8Array(window.width * window.height * 4) }
     new Uint32Array(layerImage.data.buffer).fill(0x00ffffff) // transparent white (little-endian RGBA 255,255,255,0)
   }
-  applyDarkening(composite, mask.data, window, mid, midW, midH, layerImage?.data ?? null)
+  // The full-size layer is filled in the composite's pass; otherwise the composite can be skipped.
+  if (options.applyToImage !== false || fullLayer) applyDarkening(composite, mask.data, window, mid, midW, midH, layerImage?.data ?? null)
   if (options.layer !== false && !fullLayer) {
     layerImage = renderSmallLayer(mask, window, mid, midW, midH, Math.max(1, Math.round(window.width * layerScale)), Math.max(1, Math.round(window.height * layerScale)))
   }
