@@ -163,8 +163,9 @@ export async function encodeImage(img: RawImage, opts: EncodeOptions = { format:
   })
   if (opts.format === 'jpeg') return s.jpeg({ quality: opts.quality ?? 92, mozjpeg: false }).toBuffer()
   if (opts.format === 'webp') return s.webp({ quality: opts.quality ?? 92 }).toBuffer()
-  // Masks stay single-channel greyscale PNGs.
-  return s.png({ compressionLevel: 6 }).toBuffer()
+  // Masks stay single-channel greyscale PNGs: without the explicit colourspace sharp widens 1-channel
+  // raw input to sRGB on output.
+  return (img.channels === 1 ? s.toColourspace('b-w') : s).png({ compressionLevel: 6 }).toBuffer()
 }
 
 /** Encodes and writes atomically (temp file + rename). Format from opts or the file extension. */
