@@ -8,7 +8,7 @@ describe('encodeImage', () => {
     const png = await encodeImage({ width: 3, height: 3, channels: 1, data }, { format: 'png' })
     const meta = await sharp(png).metadata()
     expect(meta.channels).toBe(1)
-    const raw = await sharp(png).raw().toBuffer()
+    const raw = await sharp(png).extractChannel(0).raw().toBuffer()
     expect([...raw]).toEqual([...data])
   })
 
