@@ -23,6 +23,8 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
   --model-minutes M        interval for writing RUN_DIR/model (tfjs + ONNX; default 15)
   --seed N          random seed of a new run (default 1)
   --backend NAME    force a tfjs backend: tensorflow-gpu, tensorflow, wasm, cpu
+  --workers N       threads per step (default 1): N > 1 splits each batch over N-1 worker threads
+                    plus this one (data-parallel, averaged gradients); worth it on idle cores only
 
 Ctrl-C (or SIGTERM) writes a checkpoint and stops; run again with --resume to continue.`
 
@@ -48,6 +50,7 @@ const command: Command = {
         'model-minutes': { type: 'string' },
         seed: { type: 'string' },
         backend: { type: 'string' },
+        workers: { type: 'string' },
       },
       usage,
     )
@@ -64,6 +67,7 @@ const command: Command = {
     const ckptMinutes = floatOption(values['checkpoint-minutes'], 'checkpoint-minutes', 5, 0.001, 600)
     const modelMinutes = floatOption(values['model-minutes'], 'model-minutes', 15, 0.05, 6000)
     const seed = intOption(values.seed, 'seed', 1, 0, 2 ** 32 - 1)
+    const workers = intOption(values.workers, 'workers', 1, 1, 64)
     const backendName = values.backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | undefined
     if (backendName && !['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(backendName)) {
       throw new UserError('BAD_ARGS', `--backend must be tensorflow-gpu, tensorflow, wasm or cpu, got '${backendName}'`)
@@ -114,6 +118,7 @@ const command: Command = {
         resume: values.resume ?? false,
         seed,
         ganStartStep: ganStart,
+        workers,
         checkpointEverySeconds: ckptMinutes * 60,
         modelEverySeconds: modelMinutes * 60,
         backend: backend.backend,

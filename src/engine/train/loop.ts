@@ -11,6 +11,7 @@ import { DEFAULT_LOSS_WEIGHTS, composite, darkeningTarget, discriminatorInput, d
 import { loadCheckpoint, hasCheckpoint, modelWeightsNamed, saveCheckpoint, setModelWeightsChecked } from './checkpoint'
 import { TrainRng } from './rng'
 import { renderLossPlot, renderSheet, smooth, type Tile } from './plot'
+import { GradientWorkerPool, averageGradients, computeGradients } from './parallel'
 
 /**
  * The GAN training loop used by `umbra train` (and reusable by fine-tuning): generator step on
@@ -62,6 +63,8 @@ export interface TrainOptions {
   /** Write model/ and best/ folders through saveModelDir (off in tests that only check checkpoints). */
   saveModels: boolean
   signal?: AbortSignal
+  /** Threads computing each step (1 = this thread only; N > 1 adds N-1 gradient workers, see parallel.ts). */
+  workers?: number
   /** Called once the models are built and restored, before the first step (tests, live previews). */
   onStart?: (info: { step: number; generator: tf.LayersModel; resumed: boolean }) => void
   onProgress?: (p: TrainProgress) => void
@@ -347,7 +350,12 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   }
 
   let aborted = false
+  let pool: GradientWorkerPool | null = null
   try {
+    if ((opts.workers ?? 1) > 1) {
+      pool = await GradientWorkerPool.start((opts.workers ?? 1) - 1, { modelConfig, discConfig, backend: opts.backend })
+      log(`data-parallel: ${pool.size + 1} threads per step`)
+    }
     while (step < opts.steps) {
       if (opts.signal?.aborted) {
         aborted = true
@@ -365,7 +373,9 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
       next.catch(() => {}) // surfaced when awaited
       const t0 = Date.now()
       const weights = { ...opts.lossWeights, shadowBalanceCap: opts.lossWeights.shadowBalanceCap ?? shadowBalanceCapAt(step) }
-      const losses = trainStep(generator, discriminator, optG, optD, gVars, dVars, stackBatch(examples, s), weights, step >= opts.ganStartStep)
+      const losses = pool
+        ? await parallelStep(pool, generator, discriminator, optG, optD, gVars, dVars, examples, s, weights, step >= opts.ganStartStep)
+        : trainStep(generator, discriminator, optG, optD, gVars, dVars, stackBatch(examples, s), weights, step >= opts.ganStartStep)
       const ms = Date.now() - t0
       if (!Number.isFinite(losses.total)) {
         throw new Error(`training diverged at step ${step + 1} (loss ${losses.total}); the last checkpoint is intact: lower --lr and --resume`)
@@ -384,6 +394,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
     await next.catch(() => null)
     if (step > startStep || !(await hasCheckpoint(opts.outDir))) await checkpoint(aborted ? 'abort' : 'end')
   } finally {
+    if (pool) await pool.stop()
     generator.dispose()
     discriminator.dispose()
     optG.dispose()
@@ -480,6 +491,50 @@ export function trainStep(
     if (fake) tf.dispose(fake as tf.Tensor)
     disposeBatch(batch)
   }
+}
+
+/**
+ * One data-parallel step: the batch is split between this thread and the pool's workers, each
+ * computes the gradients of its slice with the current weights, and the sample-weighted average is
+ * applied once by this thread's optimizers (so the checkpointed state is the same as single-thread).
+ */
+export async function parallelStep(
+  pool: GradientWorkerPool,
+  generator: tf.LayersModel,
+  discriminator: tf.LayersModel,
+  optG: tf.Optimizer,
+  optD: tf.Optimizer,
+  gVars: tf.Variable[],
+  dVars: tf.Variable[],
+  examples: TrainExample[],
+  s: number,
+  weights: LossWeights,
+  gan: boolean,
+): Promise<StepLosses> {
+  const k = Math.min(pool.size + 1, examples.length)
+  const slices: TrainExample[][] = Array.from({ length: k }, (_, i) => examples.slice(Math.floor((i * examples.length) / k), Math.floor(((i + 1) * examples.length) / k)))
+  const gW = gVars.map((v) => v.dataSync() as Float32Array)
+  const dW = dVars.map((v) => v.dataSync() as Float32Array)
+  const remote = k > 1 ? pool.run(slices.slice(1), gW, dW, weights, gan) : Promise.resolve([])
+  const batch = stackBatch(slices[0], s)
+  let local
+  try {
+    local = computeGradients(generator, discriminator, gVars, dVars, batch, weights, gan)
+  } finally {
+    disposeBatch(batch)
+  }
+  const results = [local, ...(await remote)]
+  const apply = (opt: tf.Optimizer, vars: tf.Variable[], grads: Float32Array[]) => {
+    const named: Record<string, tf.Tensor> = {}
+    vars.forEach((v, i) => (named[v.name] = tf.tensor(grads[i], v.shape)))
+    opt.applyGradients(named)
+    tf.dispose(Object.values(named))
+  }
+  apply(optG, gVars, averageGradients(results.map((r) => ({ grads: r.g, count: r.count }))))
+  if (gan && results.every((r) => r.d)) apply(optD, dVars, averageGradients(results.map((r) => ({ grads: r.d as Float32Array[], count: r.count }))))
+  const total = results.reduce((n, r) => n + r.count, 0)
+  const avg = (key: keyof StepLosses) => results.reduce((acc, r) => acc + r.losses[key] * r.count, 0) / total
+  return { total: avg('total'), darkening: avg('darkening'), image: avg('image'), attention: avg('attention'), gradient: avg('gradient'), adversarial: avg('adversarial'), discriminator: avg('discriminator') }
 }
 
 /** Validation at model resolution: the darkening loss and RMSEs of the composite (0-255). */
