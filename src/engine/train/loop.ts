@@ -193,7 +193,6 @@ function disposeBatch(b: BatchTensors): void {
 
 export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   const log = opts.log ?? (() => {})
-  await fs.mkdir(opts.outDir, { recursive: true })
   const existing = await hasCheckpoint(opts.outDir)
   if (existing && !opts.resume) {
     throw new UserError('RUN_EXISTS', `${opts.outDir} already holds a training run: pass --resume to continue it, or choose another --out`)
@@ -257,6 +256,8 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   if (dataset.trainCount === 0) {
     throw new UserError('NO_PAIRS', `no complete training pairs in ${opts.dataDir} (each sample is a folder with noshadow.png, shadow.png, object.png, object-shadow.png, occluders.png, occluder-shadows.png)`)
   }
+  // Only now that the data is known to be usable: a bad --data leaves no empty run folder behind.
+  await fs.mkdir(opts.outDir, { recursive: true })
   log(`data: ${dataset.trainCount} training pairs, ${dataset.valEntries.length} validation pairs (by id hash) in ${opts.dataDir}`)
   const gflop = modelGflops(generator)
   log(`generator: ${generator.countParams()} parameters, ${gflop.toFixed(3)} GFLOP per ${s}x${s} image; batch ${opts.batch}`)
