@@ -6,6 +6,7 @@
  *
  *   npx tsx scripts/bench-finetune.ts [--base MODEL_DIR] [--look magenta|low-sun] [--pairs 50]
  *       [--extra 20] [--minutes 10] [--size 256] [--out data/bench-finetune] [--lr 2e-4] [--batch 4]
+ *       [--validate-every 25] [--patience 6]
  *
  * Looks (absent from the synth's distribution, see src/synth/scene.ts generateScene):
  *   magenta   a saturated magenta sun with a teal sky fill: coloured shadows (base lights are
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     lr: { type: 'string', default: '2e-4' },
     batch: { type: 'string', default: '4' },
     'validate-every': { type: 'string', default: '25' },
+    patience: { type: 'string', default: '6' },
     'render-only': { type: 'boolean', default: false },
   },
 })
@@ -130,7 +132,7 @@ async function main(): Promise<void> {
     batch: Number(values.batch),
     lr: Number(values.lr),
     validateEverySteps: Number(values['validate-every']),
-    patience: 6,
+    patience: Number(values.patience),
     maxSeconds: minutes * 60,
     onEvent: (e) => {
       if (e.type === 'validation') console.log(`  step ${e.step}: val LRMSE ${e.val.localRmse.toFixed(2)} GRMSE ${e.val.globalRmse.toFixed(2)}${e.best ? ' *' : ''}`)
