@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import reactHooks from 'eslint-plugin-react-hooks'
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'out', 'dist', 'dist-web', 'coverage', '**/*.d.ts'] },
+  { ignores: ['node_modules', 'out', 'dist', 'dist-web', 'coverage', 'data', 'runs', '**/*.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createShadowEngine, type ShadowEngine } from '../../../src/engine/inference'
 import { generateShadow } from '../../../src/engine/pipeline'
+import type { RawImage } from '../../../src/core/image'
 import { writeGeometricShadowModel } from '../../helpers/geometric-shadow-model'
 
 /** The editor's use of the pipeline: only the (screen-sized) layer, the photo left untouched. */
@@ -25,8 +26,8 @@ describe('generateShadow with applyToImage: false', () => {
   it('returns the layer and leaves the image bytes as they were', async () => {
     const width = 300
     const height = 200
-    const image = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(180) }
-    const mask = { width, height, channels: 1, data: new Uint8Array(width * height) }
+    const image: RawImage = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(180) }
+    const mask: RawImage = { width, height, channels: 1, data: new Uint8Array(width * height) }
     for (let y = 60; y < 120; y++) for (let x = 130; x < 160; x++) mask.data[y * width + x] = 255
     const before = new Uint8Array(image.data)
     const r = await generateShadow(engine, { image, mask }, { inPlace: true, layer: true, layerMaxSide: 64, applyToImage: false })
