@@ -5,24 +5,14 @@
  */
 
 /** The custom protocol the renderer is served from (never file://). */
+import { RENDERER_CSP } from '../shared/csp'
+
 export const APP_SCHEME = 'app'
 export const APP_HOST = 'umbra'
 export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`
 
-/** Same policy as the web bridge (src/web/server.ts): scripts only from the app itself. */
-export const RENDERER_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' blob: data:",
-  "connect-src 'self'",
-  "worker-src 'self' blob:",
-  "font-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ')
+/** Same policy as the web bridge (src/web/server.ts), defined once in src/shared/csp.ts. */
+export { RENDERER_CSP }
 
 /** In development only: the Vite dev server needs inline scripts (React refresh) and its websocket. */
 export function devCsp(devUrl: string): string {

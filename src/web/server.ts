@@ -7,6 +7,7 @@ import { decodeFrame, encodeFrame, FrameError } from '../shared/frame'
 import { isEventName, type EventName, type EventPayload } from '../shared/api'
 import { parseEvent } from '../shared/rpc'
 import type { Dispatcher } from '../app/dispatch'
+import { RENDERER_CSP } from '../shared/csp'
 
 /**
  * The web bridge: the same handlers as Electron's IPC, served over HTTP on 127.0.0.1.
@@ -54,20 +55,8 @@ const MIME: Record<string, string> = {
   '.wasm': 'application/wasm',
 }
 
-/** The renderer's Content-Security-Policy (Electron's app:// protocol sends the same). */
-export const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' blob: data:",
-  "connect-src 'self'",
-  "worker-src 'self' blob:",
-  "font-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ')
+/** The renderer's Content-Security-Policy (src/shared/csp.ts; Electron's app:// protocol sends the same). */
+export const CSP = RENDERER_CSP
 
 const SECURITY_HEADERS = {
   'Content-Security-Policy': CSP,
