@@ -118,14 +118,7 @@ async function captureTfjsArtifacts(model: tf.LayersModel): Promise<{ modelJson:
   if (!captured || !captured.modelTopology || !captured.weightSpecs) {
     throw new Error('tfjs did not hand over the model topology and weights')
   }
-  const parts = captured.weightData === undefined ? [] : Array.isArray(captured.weightData) ? captured.weightData : [captured.weightData]
-  const total = parts.reduce((n, p) => n + p.byteLength, 0)
-  const weights = new Uint8Array(total)
-  let offset = 0
-  for (const p of parts) {
-    weights.set(new Uint8Array(p), offset)
-    offset += p.byteLength
-  }
+  const weights = concatWeightData(captured.weightData ?? [])
   // The standard tfjs "layers-model" JSON, so tf.loadLayersModel('file://.../model.json') reads it too.
   const modelJson = {
     format: 'layers-model',
@@ -265,4 +258,16 @@ export async function loadTfjsModel(dir: string): Promise<{ model: tf.LayersMode
   } catch (err) {
     throw new UserError('MODEL_CORRUPT', `cannot build the model in ${dir} (${(err as Error).message})`)
   }
+}
+
+/** tfjs hands weights over as one ArrayBuffer or several: one contiguous copy of them all. */
+export function concatWeightData(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
+  const parts = Array.isArray(data) ? data : [data]
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let offset = 0
+  for (const p of parts) {
+    out.set(new Uint8Array(p), offset)
+    offset += p.byteLength
+  }
+  return out
 }

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import { basename, join } from 'node:path'
 import { writeDirAtomic } from '../../core/atomic'
 import { UserError } from '../../core/errors'
+import { concatWeightData } from '../model-dir'
 
 /** A tensor with a name (the element type of tf.io.encodeWeights' list and Optimizer.getWeights). */
 export interface NamedTensor {
@@ -53,17 +54,6 @@ function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex')
 }
 
-function concatBuffers(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
-  const parts = Array.isArray(data) ? data : [data]
-  const total = parts.reduce((n, p) => n + p.byteLength, 0)
-  const out = new Uint8Array(total)
-  let o = 0
-  for (const p of parts) {
-    out.set(new Uint8Array(p), o)
-    o += p.byteLength
-  }
-  return out
-}
 
 async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
   const handle = await fs.open(path, 'w')
@@ -80,7 +70,7 @@ export async function saveCheckpoint<Meta>(runDir: string, payload: CheckpointPa
   const encoded: Record<string, { data: Uint8Array; specs: tf.io.WeightsManifestEntry[] }> = {}
   for (const [name, tensors] of Object.entries(payload.groups)) {
     const { data, specs } = await tf.io.encodeWeights(tensors)
-    encoded[name] = { data: concatBuffers(data), specs }
+    encoded[name] = { data: concatWeightData(data), specs }
   }
   const groups: Record<string, StoredGroup> = {}
   for (const [name, { data, specs }] of Object.entries(encoded)) {
