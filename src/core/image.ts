@@ -36,8 +36,11 @@ function label(input: string | Uint8Array): string {
   return typeof input === 'string' ? input : 'the image'
 }
 
-/** A sharp pipeline for an input, with EXIF orientation applied and the pixel limit enforced. */
-export async function openImage(input: string | Uint8Array): Promise<Sharp> {
+/**
+ * Reads and checks an image's header: a format Umbra opens, some pixels, within the pixel limit.
+ * Both the decoders (`openImage`) and the cheap probe (`probeImage`) go through it.
+ */
+async function readCheckedHeader(input: string | Uint8Array): Promise<{ buf: Buffer; meta: Metadata; width: number; height: number }> {
   const buf = await readInput(input)
   if (buf.length === 0) throw new UserError('EMPTY_FILE', `${label(input)} is empty (0 bytes)`)
   let meta: Metadata
@@ -49,9 +52,18 @@ export async function openImage(input: string | Uint8Array): Promise<Sharp> {
   if (!meta.format || !['jpeg', 'png', 'webp'].includes(meta.format)) {
     throw new UserError('UNSUPPORTED_FORMAT', `${label(input)} is ${meta.format ?? 'an unknown format'}; Umbra opens JPEG, PNG and WebP`)
   }
-  if ((meta.width ?? 0) * (meta.height ?? 0) > MAX_INPUT_PIXELS) {
-    throw new UserError('TOO_LARGE', `${label(input)} has ${meta.width}x${meta.height} pixels, more than the ${MAX_INPUT_PIXELS / 1e6} MP limit`)
+  const width = meta.width ?? 0
+  const height = meta.height ?? 0
+  if (width <= 0 || height <= 0) throw new UserError('NOT_AN_IMAGE', `${label(input)} has no pixels`)
+  if (width * height > MAX_INPUT_PIXELS) {
+    throw new UserError('TOO_LARGE', `${label(input)} has ${width}x${height} pixels, more than the ${MAX_INPUT_PIXELS / 1e6} MP limit`)
   }
+  return { buf, meta, width, height }
+}
+
+/** A sharp pipeline for an input, with EXIF orientation applied and the pixel limit enforced. */
+export async function openImage(input: string | Uint8Array): Promise<Sharp> {
+  const { buf } = await readCheckedHeader(input)
   return sharp(buf, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' }).rotate()
 }
 
@@ -68,23 +80,7 @@ export interface ImageInfo {
  * decode); use `makePreview` or a decode to find damage in the pixel data.
  */
 export async function probeImage(input: string | Uint8Array): Promise<ImageInfo> {
-  const buf = await readInput(input)
-  if (buf.length === 0) throw new UserError('EMPTY_FILE', `${label(input)} is empty (0 bytes)`)
-  let meta: Metadata
-  try {
-    meta = await sharp(buf, { limitInputPixels: MAX_INPUT_PIXELS }).metadata()
-  } catch (err) {
-    throw new UserError('NOT_AN_IMAGE', `${label(input)} is not a readable image (${(err as Error).message})`)
-  }
-  if (!meta.format || !['jpeg', 'png', 'webp'].includes(meta.format)) {
-    throw new UserError('UNSUPPORTED_FORMAT', `${label(input)} is ${meta.format ?? 'an unknown format'}; Umbra opens JPEG, PNG and WebP`)
-  }
-  const w = meta.width ?? 0
-  const h = meta.height ?? 0
-  if (w <= 0 || h <= 0) throw new UserError('NOT_AN_IMAGE', `${label(input)} has no pixels`)
-  if (w * h > MAX_INPUT_PIXELS) {
-    throw new UserError('TOO_LARGE', `${label(input)} has ${w}x${h} pixels, more than the ${MAX_INPUT_PIXELS / 1e6} MP limit`)
-  }
+  const { meta, width: w, height: h } = await readCheckedHeader(input)
   const swap = (meta.orientation ?? 1) >= 5
   return { format: meta.format as ImageFormat, width: swap ? h : w, height: swap ? w : h, hasAlpha: !!meta.hasAlpha }
 }
