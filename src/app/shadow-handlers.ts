@@ -1,6 +1,7 @@
 import type { ApiResponse, EngineStatus as ApiEngineStatus, Preview } from '../shared/api'
 import type { AssetMeta, Composition, ObjectLayer, ShadowLayer } from '../shared/project'
 import { UserError } from '../core/errors'
+import { steeredTransform } from '../shared/shadow'
 import type { EngineStatus } from '../jobs/engine/host'
 import type { AppContext } from './context'
 import type { Handlers } from './dispatch'
@@ -51,6 +52,9 @@ export function createShadowHandlers(ctx: AppContext): Handlers {
         if (!src?.attentionAssetId || !src.attentionRect) throw new UserError('NO_ATTENTION', 'this shadow has no attention maps to regenerate from: generate it first')
         attention = { png: bytes(src.attentionAssetId), rect: src.attentionRect }
       }
+      // A steered light stays steered: the model casts that way (cast-frame models; others ignore
+      // it and the layer is turned as before), and the length the user chose is kept.
+      const light = previous?.source?.light ?? null
       const abort = new AbortController()
       running.set(requestId, abort)
       try {
@@ -61,6 +65,7 @@ export function createShadowHandlers(ctx: AppContext): Handlers {
             scene,
             object: { image: { id: object.assetId, bytes: bytes(object.assetId) }, transform: object.transform },
             attention,
+            castAngle: light ? (light.angle * Math.PI) / 180 : undefined,
           },
           { signal: abort.signal, onProgress: (p) => ctx.emit?.('engine.progress', { requestId, ...p }) },
         )
@@ -76,6 +81,19 @@ export function createShadowHandlers(ctx: AppContext): Handlers {
           flipX: false,
           flipY: false,
         }
+        const source: NonNullable<ShadowLayer['source']> = {
+          objectTransform: object.transform,
+          generatedTransform,
+          contact: r.contact,
+          castAngle: r.castAngle,
+          castLength: r.castLength,
+          light,
+          attentionAssetId: att ? att.asset.id : previous?.source?.attentionAssetId,
+          attentionRect: att ? r.attentionRect : previous?.source?.attentionRect,
+          attentionEdited: !att,
+          model: r.engine.modelName,
+          backend: `${r.engine.runtime} (${r.engine.backend})`,
+        }
         const layer: ShadowLayer = {
           kind: 'shadow',
           id: previous?.id ?? uniqueShadowId(c, objectId),
@@ -85,21 +103,9 @@ export function createShadowHandlers(ctx: AppContext): Handlers {
           opacity: previous?.opacity ?? 1,
           objectId,
           assetId: layerImg.asset.id,
-          transform: generatedTransform,
+          transform: steeredTransform(source, light),
           blend: 'multiply',
-          source: {
-            objectTransform: object.transform,
-            generatedTransform,
-            contact: r.contact,
-            castAngle: r.castAngle,
-            castLength: r.castLength,
-            light: null,
-            attentionAssetId: att ? att.asset.id : previous?.source?.attentionAssetId,
-            attentionRect: att ? r.attentionRect : previous?.source?.attentionRect,
-            attentionEdited: !att,
-            model: r.engine.modelName,
-            backend: `${r.engine.runtime} (${r.engine.backend})`,
-          },
+          source,
           // Regenerating keeps the look the user chose (density, softness, tint) but not the brush
           // or skew, which were made for the old pixels.
           edits: previous?.edits ? { density: previous.edits.density, softness: previous.edits.softness, tint: previous.edits.tint } : {},

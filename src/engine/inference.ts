@@ -37,6 +37,11 @@ export interface ShadowEngine {
   size: number
   /** batchNHWC: n*S*S*4 floats (RGB in [0,1], object mask in {0,1}). */
   infer(batchNHWC: Float32Array, n: number): Promise<ModelOutputs>
+  /**
+   * The shadow block on given attention maps (n*S*S*2) instead of the model's own: present when the
+   * caller corrected the maps (the editor), so that every pass of the pipeline shades with them.
+   */
+  shade?(batchNHWC: Float32Array, attention: Float32Array, n: number): Promise<Float32Array>
   dispose(): Promise<void>
 }
 

@@ -24,6 +24,7 @@ import sharp from 'sharp'
 import type { RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
+import { castFrameRotation, estimateCastAngle, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
 export const CONTEXT_SCALE = 8
@@ -84,12 +85,26 @@ export interface GenerateShadowOptions {
   applyToImage?: boolean
   /** Checked between stages; an aborted run throws the signal's reason and writes nothing. */
   signal?: AbortSignal
+  /**
+   * Direction the shadow is cast, radians in photo pixels (x right, y down; see cast-frame.ts):
+   * the user's steered light. Absent: read from the scene's shadows, else the default. Only models
+   * that work in the cast frame take a direction; others guess it themselves and ignore this.
+   */
+  castAngle?: number
+}
+
+/** The direction a cast-frame model was given, and where it came from. */
+export interface CastUsed {
+  angle: number
+  source: 'user' | 'scene' | 'default'
 }
 
 export interface GenerateShadowResult {
   composite: RawImage
   layer: ShadowLayer | null
   attention: AttentionMaps
+  /** Null for a model that chooses the direction itself (image frame). */
+  cast: CastUsed | null
   objectBox: Rect
   window: Rect
   warnings: string[]
@@ -306,7 +321,7 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
   const c1 = cpuMs()
   signal?.throwIfAborted()
 
-  const { attention, darkening } = await engine.infer(batch, 1)
+  const { attention, darkening, cast } = await runModel(engine, batch, options.castAngle)
   const t2 = performance.now()
   const c2 = cpuMs()
   signal?.throwIfAborted()
@@ -366,12 +381,41 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
     composite,
     layer: layerImage ? { ...window, image: layerImage } : null,
     attention: { size: S, window, content, occluders, occluderShadows },
+    cast,
     objectBox: box,
     window,
     warnings,
     timings: { crop: t1 - t0, infer: t2 - t1, upsample: t3 - t2, composite: t4 - t3 },
     cpuTimings: { crop: c1 - c0, infer: c2 - c1, upsample: c3 - c2, composite: c4 - c3 },
   }
+}
+
+/**
+ * The model on one prepared input. A cast-frame model (cast-frame.ts) runs twice: once as it is, for
+ * the attention maps the direction is read from (unless the user gave one), then turned so the
+ * shadow falls down its input; its darkening is turned back. Attention maps are always those of the
+ * unturned input (what the editor overlays and the user corrects).
+ */
+async function runModel(engine: ShadowEngine, batch: Float32Array, castAngle: number | undefined): Promise<{ attention: Float32Array; darkening: Float32Array; cast: CastUsed | null }> {
+  const S = engine.size
+  const first = await engine.infer(batch, 1)
+  if (engine.manifest.architecture.castFrame !== 'down') {
+    const darkening = engine.shade ? await engine.shade(batch, first.attention, 1) : first.darkening
+    return { attention: first.attention, darkening, cast: null }
+  }
+  let cast: CastUsed
+  if (castAngle !== undefined && Number.isFinite(castAngle)) {
+    cast = { angle: castAngle, source: 'user' }
+  } else {
+    const object = new Float32Array(S * S)
+    for (let i = 0; i < S * S; i++) object[i] = batch[i * 4 + 3]
+    const estimate = estimateCastAngle(first.attention, object, S)
+    cast = { angle: estimate.angle, source: estimate.source }
+  }
+  const turn = castFrameRotation(cast.angle)
+  const turned = rotateSquare(batch, S, 4, turn)
+  const darkTurned = engine.shade ? await engine.shade(turned, rotateSquare(first.attention, S, 2, turn), 1) : (await engine.infer(turned, 1)).darkening
+  return { attention: first.attention, darkening: rotateSquare(darkTurned, S, 3, -turn, 'zero'), cast }
 }
 
 /**

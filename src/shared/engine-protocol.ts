@@ -62,6 +62,11 @@ export const GeneratePayloadSchema = z.object({
    * R = occluders, G = occluder shadows. The shadow block then runs on these instead of its own.
    */
   attention: z.object({ png: Bytes, rect: z.object({ x: z.number(), y: z.number(), width: z.number().positive(), height: z.number().positive() }) }).optional(),
+  /**
+   * The steered light's cast direction in radians (photo pixels, x right, y down). A model that
+   * works in the cast frame casts the shadow that way; absent, it reads the direction from the scene.
+   */
+  castAngle: z.number().finite().optional(),
   /** Longest side of the returned shadow image (the model's detail is far below this). */
   maxLayerSide: z.number().int().min(64).max(8192).default(1024),
 })

@@ -46,15 +46,19 @@ export async function buildGeometricShadowModel(size = 64): Promise<tf.LayersMod
   return model
 }
 
-/** Writes the geometric test model as a model folder (manifest, tfjs weights, ONNX). */
-export async function writeGeometricShadowModel(dir: string, size = 64): Promise<void> {
+/**
+ * Writes the geometric test model as a model folder (manifest, tfjs weights, ONNX). With
+ * `castFrame`, its manifest says it works in the cast frame (src/engine/cast-frame.ts): it still
+ * casts down its own input, and the pipeline turns that into the direction it is given.
+ */
+export async function writeGeometricShadowModel(dir: string, size = 64, opts: { castFrame?: boolean } = {}): Promise<void> {
   await tf.setBackend('cpu')
   const model = await buildGeometricShadowModel(size)
   await saveModelDir(dir, model, {
     name: 'geometric test model (hand-set weights, casts downwards)',
     inputSize: size,
     architectureVersion: 'umbra-test-geometric-v1',
-    architecture: { size },
+    architecture: opts.castFrame ? { size, castFrame: 'down' } : { size },
   })
   model.dispose()
 }

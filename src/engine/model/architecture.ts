@@ -26,6 +26,12 @@ export interface ShadowModelConfig {
   refineWidth: number
   /** Initial bias of the darkening logits: negative so an untrained model starts by adding almost no shadow. */
   darkeningBiasInit?: number
+  /**
+   * 'down': the model works in the cast frame (cast-frame.ts): inputs are rotated so the shadow
+   * falls straight down, and the caller supplies the direction. Absent: the image frame (the model
+   * guesses the direction itself). Changes no layer: it is how the model was trained and must be fed.
+   */
+  castFrame?: 'down'
 }
 
 /**
@@ -39,6 +45,7 @@ export const DEFAULT_MODEL_CONFIG: ShadowModelConfig = {
   shadowWidths: [12, 20, 32, 48, 64],
   refineWidth: 12,
   darkeningBiasInit: -4,
+  castFrame: 'down',
 }
 
 /** A tiny configuration for tests (32 px, 3 levels). */

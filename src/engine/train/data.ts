@@ -5,6 +5,7 @@ import { PAIR_FILES, REQUIRED_PAIR_IMAGES } from '../../shared/pair-format'
 import { decodeMask, decodeRgb, type RawImage } from '../../core/image'
 import { UserError } from '../../core/errors'
 import { TrainRng, hashString } from './rng'
+import { castAngleOf, castFrameRotation, rotateSquare } from '../cast-frame'
 
 /** Seeds from here on are the held-out evaluation split: never trained on. */
 export const HELD_OUT_SEED_START = 9_000_000
@@ -134,6 +135,17 @@ export interface AugmentOptions {
   gamma: [number, number]
   /** Max std-dev of Gaussian sensor noise added to the model's input only. */
   noise: number
+  /**
+   * Rotate each example into the cast frame (its shadow falls straight down, see cast-frame.ts):
+   * set from the model's `castFrame`, not an augmentation to switch per run.
+   */
+  castFrame?: boolean
+  /**
+   * Std-dev (radians) of the error added to the true cast angle before rotating: at inference the
+   * angle is estimated from the scene, so the model learns to cope with a direction a little off
+   * (0.14, about 8 degrees, by default).
+   */
+  castJitter?: number
 }
 
 export const DEFAULT_AUGMENT: AugmentOptions = {
@@ -143,9 +155,34 @@ export const DEFAULT_AUGMENT: AugmentOptions = {
   channelGain: 0.12,
   gamma: [0.8, 1.25],
   noise: 0.02,
+  castJitter: 0.14,
 }
 
 export const NO_AUGMENT: AugmentOptions = { flip: 0, maxZoom: 1, brightness: [1, 1], channelGain: 0, gamma: [1, 1], noise: 0 }
+
+/** The augmentation a model of this config trains with: the cast frame when the model expects it. */
+export function augmentFor(base: AugmentOptions, config: { castFrame?: string }): AugmentOptions {
+  return { ...base, castFrame: config.castFrame === 'down' }
+}
+
+/**
+ * Rotates an example into the cast frame: its own shadow's direction (or a random one when its
+ * shadow is hidden), plus the jitter, is turned to point down.
+ */
+export function rotateToCastFrame(ex: TrainExample, s: number, jitter: number, rng: TrainRng): TrainExample {
+  const angle = castAngleOf(ex.object, ex.objectShadow, s) ?? rng.range(-Math.PI, Math.PI)
+  const turn = castFrameRotation(angle + (jitter > 0 ? jitter * rng.normal() : 0))
+  const r = (a: Float32Array, c: number) => rotateSquare(a, s, c, turn)
+  return {
+    ...ex,
+    input: r(ex.input, 4),
+    noShadow: r(ex.noShadow, 3),
+    shadow: r(ex.shadow, 3),
+    attention: r(ex.attention, 2),
+    objectShadow: r(ex.objectShadow, 1),
+    object: r(ex.object, 1),
+  }
+}
 
 /** One training example at model resolution S, ready to be stacked into a batch. */
 export interface TrainExample {
@@ -249,7 +286,7 @@ export function makeExample(pair: PairImages, s: number, aug: AugmentOptions, rn
       ex.attention[o * 2 + 1] = bil(pair.occluderShadows)
     }
   }
-  return ex
+  return aug.castFrame ? rotateToCastFrame(ex, s, aug.castJitter ?? 0, rng) : ex
 }
 
 /**
@@ -325,9 +362,9 @@ export class PairDataset {
     )
   }
 
-  async valBatch(limit: number): Promise<TrainExample[]> {
+  async valBatch(limit: number, aug: AugmentOptions = NO_AUGMENT): Promise<TrainExample[]> {
     const rng = new TrainRng(1)
     const entries = this.val.slice(0, limit)
-    return Promise.all(entries.map(async (e) => makeExample(await loadPair(e, this.modelSize), this.modelSize, NO_AUGMENT, rng)))
+    return Promise.all(entries.map(async (e) => makeExample(await loadPair(e, this.modelSize), this.modelSize, aug, rng)))
   }
 }

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../../core/atomic'
 import { ARCHITECTURE_VERSION, buildShadowModel, DEFAULT_MODEL_CONFIG, modelGflops, type ShadowModelConfig } from '../model/architecture'
 import { buildDiscriminator, defaultDiscriminatorConfig, type DiscriminatorConfig } from '../model/discriminator'
 import { saveModelDir } from '../model-dir'
-import { DEFAULT_AUGMENT, PairDataset, type AugmentOptions, type TrainExample } from './data'
+import { DEFAULT_AUGMENT, NO_AUGMENT, PairDataset, augmentFor, type AugmentOptions, type TrainExample } from './data'
 import { DEFAULT_LOSS_WEIGHTS, composite, darkeningTarget, discriminatorInput, discriminatorLoss, generatorLoss, shadowBalanceWeights, type BatchTensors, type LossWeights } from './losses'
 import { loadCheckpoint, hasCheckpoint, modelWeightsNamed, saveCheckpoint, setModelWeightsChecked } from './checkpoint'
 import { TrainRng } from './rng'
@@ -80,7 +80,7 @@ export interface TrainDataSource {
   readonly valEntries: readonly unknown[]
   rescan(): Promise<void>
   batch(n: number, rng: TrainRng, aug: AugmentOptions): Promise<TrainExample[]>
-  valBatch(limit: number): Promise<TrainExample[]>
+  valBatch(limit: number, aug?: AugmentOptions): Promise<TrainExample[]>
 }
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'dataDir' | 'outDir' | 'backend'> = {
@@ -262,8 +262,12 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   const gflop = modelGflops(generator)
   log(`generator: ${generator.countParams()} parameters, ${gflop.toFixed(3)} GFLOP per ${s}x${s} image; batch ${opts.batch}`)
 
-  let val = opts.valSamples > 0 && dataset.valEntries.length > 0 ? await dataset.valBatch(opts.valSamples) : []
-  const previewSource = val.length > 0 ? val.slice(0, 4) : await dataset.batch(Math.min(4, opts.batch), new TrainRng(7), { ...DEFAULT_AUGMENT, noise: 0 })
+  // A cast-frame model (cast-frame.ts) trains and validates on examples turned to its frame.
+  const trainAugment = augmentFor(opts.augment, modelConfig)
+  const valAugment = augmentFor(NO_AUGMENT, modelConfig)
+  if (trainAugment.castFrame) log('cast frame: every example is turned so that its shadow falls down the model input')
+  let val = opts.valSamples > 0 && dataset.valEntries.length > 0 ? await dataset.valBatch(opts.valSamples, valAugment) : []
+  const previewSource = val.length > 0 ? val.slice(0, 4) : await dataset.batch(Math.min(4, opts.batch), new TrainRng(7), augmentFor({ ...DEFAULT_AUGMENT, noise: 0 }, modelConfig))
 
   opts.onStart?.({ step, generator, resumed: ckpt !== null })
   const started = Date.now()
@@ -274,7 +278,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   let bestVal: ValidationResult | null = null
   let stepMsAvg = 0
   let stepsSinceCkpt = 0
-  let next = dataset.batch(opts.batch, rng, opts.augment)
+  let next = dataset.batch(opts.batch, rng, trainAugment)
   const logLines: string[] = []
 
   const wallTime = () => wallBefore + (Date.now() - started) / 1000
@@ -368,9 +372,9 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
         await dataset.rescan()
         lastRescan = Date.now()
         if (dataset.trainCount !== before) log(`data: now ${dataset.trainCount} training pairs`)
-        if (val.length < opts.valSamples && dataset.valEntries.length > val.length) val = await dataset.valBatch(opts.valSamples)
+        if (val.length < opts.valSamples && dataset.valEntries.length > val.length) val = await dataset.valBatch(opts.valSamples, valAugment)
       }
-      next = dataset.batch(opts.batch, rng, opts.augment)
+      next = dataset.batch(opts.batch, rng, trainAugment)
       next.catch(() => {}) // surfaced when awaited
       const t0 = Date.now()
       const weights = { ...opts.lossWeights, shadowBalanceCap: opts.lossWeights.shadowBalanceCap ?? shadowBalanceCapAt(step) }

@@ -105,8 +105,10 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
             attention[i * 2 + 1] = given.maps[i * 2 + 1]
           }
         }
-        return { attention, darkening: await block.run(batch, attention, n) }
+        return { attention, darkening: own.darkening }
       },
+      // The pipeline shades with the merged maps (turned into the cast frame when the model works there).
+      shade: (batch, attention, n) => block.run(batch, attention, n),
     }
   }
   // The layer comes at most maxLayerSide wide (the pipeline renders it small directly: the shadow
@@ -114,7 +116,7 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
   const result = await generateShadow(
     engine,
     { image: { width, height, channels: 3, data: image }, mask: { width, height, channels: 1, data: mask } },
-    { inPlace: true, layer: true, layerMaxSide: payload.maxLayerSide, applyToImage: false, signal },
+    { inPlace: true, layer: true, layerMaxSide: payload.maxLayerSide, applyToImage: false, signal, castAngle: payload.castAngle },
   )
   const t2 = performance.now()
   deps.progress({ stage: 'pack', fraction: 0.8, message: 'Preparing the shadow layer' })

@@ -63,8 +63,8 @@ export class FinetuneDataset implements TrainDataSource {
     return out
   }
 
-  async valBatch(limit: number): Promise<TrainExample[]> {
+  async valBatch(limit: number, aug: AugmentOptions = NO_AUGMENT): Promise<TrainExample[]> {
     const rng = new TrainRng(1)
-    return this.val.slice(0, limit).map((p) => makeExample(toPairImages(p), this.modelSize, NO_AUGMENT, rng))
+    return this.val.slice(0, limit).map((p) => makeExample(toPairImages(p), this.modelSize, aug, rng))
   }
 }

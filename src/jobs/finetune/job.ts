@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../../core/atomic'
 import { initTfBackend, type TfBackendName } from '../../engine/backend'
 import { ARCHITECTURE_VERSION, type ShadowModelConfig } from '../../engine/model/architecture'
 import { loadTfjsModel, readModelManifest, saveModelDir, type ModelManifest } from '../../engine/model-dir'
-import { DEFAULT_AUGMENT, type AugmentOptions } from '../../engine/train/data'
+import { DEFAULT_AUGMENT, NO_AUGMENT, augmentFor, type AugmentOptions } from '../../engine/train/data'
 import { hasCheckpoint } from '../../engine/train/checkpoint'
 import { DEFAULT_TRAIN_OPTIONS, runTraining, validate, type StepLosses, type ValidationResult } from '../../engine/train/loop'
 import { FinetuneDataset, splitPairs } from './dataset'
@@ -196,7 +196,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
 
   const { model: base, manifest: loadedManifest } = await loadTfjsModel(fromModelDir)
   const dataset = new FinetuneDataset(train, val, S)
-  const valExamples = await dataset.valBatch(64)
+  const valExamples = await dataset.valBatch(64, augmentFor(NO_AUGMENT, modelConfig))
   let before: ValidationResult | null
   if (state) {
     before = state.before

@@ -131,6 +131,12 @@ function ShadowEditor({ shadow }: { shadow: ShadowLayer }) {
             <>
               <Slider label="Direction °" testId="light-angle" min={-180} max={180} step={1} value={normAngle(light.angle)} onCommit={(v) => steerLight(store, shadow.id, { angle: v, length: light.length })} />
               <Slider label="Length" testId="light-length" min={Math.max(1, light.length * 0.2)} max={light.length * 3} step={1} value={light.length} onCommit={(v) => steerLight(store, shadow.id, { angle: light.angle, length: v })} />
+              {shadow.source.light && (
+                <div className="prop-buttons">
+                  {/* Regenerating passes the steered direction to the model, which casts the shadow anew that way. */}
+                  <ActionButton action="generateShadow" testId="light-recast" label="Re-cast for this light" />
+                </div>
+              )}
               <label className="check">
                 <input type="checkbox" checked={view.lightHandle} onChange={(ev) => shadowView.set({ lightHandle: ev.target.checked })} /> Light handle on the canvas
               </label>
