@@ -125,8 +125,13 @@ export interface CastEstimate {
   angle: number
   /** 'scene': read from occluder shadows; 'default': the scene showed none, DEFAULT_CAST_ANGLE. */
   source: 'scene' | 'default'
-  /** How many occluder/shadow pairs agreed (0 for the default). */
+  /** How many occluder/shadow pairs voted (0 for the default). */
   pairs: number
+  /**
+   * Agreement of the votes, 0-1: the length of their area-weighted mean unit vector (1 = all the
+   * same way). Votes that disagree more than `minAgreement` allows give the default instead.
+   */
+  agreement: number
 }
 
 /**
@@ -137,7 +142,9 @@ export interface CastEstimate {
  * dark texture than a cast shadow) votes with the direction foot -> blob centroid, weighted by its
  * area; the circular mean of the votes is the answer. No vote: the default direction.
  */
-export function estimateCastAngle(attention: Float32Array, object: Float32Array, s: number, threshold = 0.5): CastEstimate {
+export function estimateCastAngle(attention: Float32Array, object: Float32Array, s: number, opts: { threshold?: number; minAgreement?: number } = {}): CastEstimate {
+  const threshold = opts.threshold ?? 0.5
+  const minAgreement = opts.minAgreement ?? 0
   const n = s * s
   if (attention.length !== n * 2 || object.length !== n) throw new Error('estimateCastAngle: map sizes do not match')
   const occ = new Uint8Array(n)
@@ -150,7 +157,7 @@ export function estimateCastAngle(attention: Float32Array, object: Float32Array,
   const minArea = Math.max(4, Math.round(n * 0.0005))
   const occluders = blobs(occ, s, minArea)
   const shadows = blobs(sh, s, minArea)
-  let vx = 0, vy = 0, pairs = 0
+  let vx = 0, vy = 0, wsum = 0, pairs = 0
   for (const b of shadows) {
     let best: Blob | null = null
     let bestDist = Infinity
@@ -172,10 +179,12 @@ export function estimateCastAngle(attention: Float32Array, object: Float32Array,
     if (len < 1) continue
     vx += (dx / len) * b.area
     vy += (dy / len) * b.area
+    wsum += b.area
     pairs++
   }
-  if (pairs === 0 || Math.hypot(vx, vy) < 1e-6) return { angle: DEFAULT_CAST_ANGLE, source: 'default', pairs: 0 }
-  return { angle: Math.atan2(vy, vx), source: 'scene', pairs }
+  const agreement = wsum > 0 ? Math.hypot(vx, vy) / wsum : 0
+  if (pairs === 0 || agreement < Math.max(minAgreement, 1e-6)) return { angle: DEFAULT_CAST_ANGLE, source: 'default', pairs, agreement }
+  return { angle: Math.atan2(vy, vx), source: 'scene', pairs, agreement }
 }
 
 interface Blob {
@@ -238,67 +247,4 @@ function blobs(map: Uint8Array, s: number, minArea: number): Blob[] {
     out.push({ area: pixels.length, cx: sx / pixels.length, cy: sy / pixels.length, x0, x1, y0, y1, foot: [fx / fn, y1] })
   }
   return out
-}
-
-/**
- * The cast direction by correlation: for each of `angles` directions, how much occluder-shadow
- * probability lies at short displacements along it from the lower half of the occluders (where
- * shadows attach), outside the occluders. Texture that the attention block takes for shadow is
- * there in every direction alike; a real cast shadow adds a peak in one. Returns the peak when it
- * stands out of the mean by `minContrast` (relative), else the default.
- */
-export function correlateCastAngle(attention: Float32Array, object: Float32Array, s: number, opts: { angles?: number; minContrast?: number } = {}): CastEstimate & { contrast: number } {
-  const n = s * s
-  const angles = opts.angles ?? 36
-  const minContrast = opts.minContrast ?? 0.35
-  const occ = new Uint8Array(n)
-  for (let i = 0; i < n; i++) if (object[i] <= 0.5 && attention[i * 2] > 0.5) occ[i] = 1
-  // lower half of each column run of occluder pixels: mark pixels whose distance to the run's bottom
-  // is at most the distance to its top (cheap "lower half" without labelling blobs)
-  const source: number[] = []
-  for (let x = 0; x < s; x++) {
-    let y = 0
-    while (y < s) {
-      if (!occ[y * s + x]) {
-        y++
-        continue
-      }
-      let end = y
-      while (end + 1 < s && occ[(end + 1) * s + x]) end++
-      const mid = (y + end) / 2
-      for (let k = Math.ceil(mid); k <= end; k++) source.push(k * s + x)
-      y = end + 1
-    }
-  }
-  if (source.length < Math.max(8, n * 0.001)) return { angle: DEFAULT_CAST_ANGLE, source: 'default', pairs: 0, contrast: 0 }
-  const shifts = [2, 4, 7, 11, 16].map((d) => (d * s) / 128)
-  const scores = new Float64Array(angles)
-  for (let a = 0; a < angles; a++) {
-    const th = (2 * Math.PI * a) / angles
-    const ux = Math.cos(th), uy = Math.sin(th)
-    let sum = 0, cnt = 0
-    for (const d of shifts) {
-      const ox = Math.round(ux * d), oy = Math.round(uy * d)
-      for (const i of source) {
-        const x = (i % s) + ox, y = ((i / s) | 0) + oy
-        if (x < 0 || y < 0 || x >= s || y >= s) continue
-        const j = y * s + x
-        if (occ[j] || object[j] > 0.5) continue
-        sum += attention[j * 2 + 1]
-        cnt++
-      }
-    }
-    scores[a] = cnt > 0 ? sum / cnt : 0
-  }
-  // circular smoothing over neighbours, then the peak against the mean
-  let best = 0, bestScore = -1, mean = 0
-  const smooth = new Float64Array(angles)
-  for (let a = 0; a < angles; a++) {
-    smooth[a] = (scores[(a + angles - 1) % angles] + 2 * scores[a] + scores[(a + 1) % angles]) / 4
-    mean += smooth[a] / angles
-  }
-  for (let a = 0; a < angles; a++) if (smooth[a] > bestScore) ((bestScore = smooth[a]), (best = a))
-  const contrast = mean > 0 ? bestScore / mean - 1 : 0
-  if (contrast < minContrast) return { angle: DEFAULT_CAST_ANGLE, source: 'default', pairs: 0, contrast }
-  return { angle: (2 * Math.PI * best) / angles, source: 'scene', pairs: 1, contrast }
 }

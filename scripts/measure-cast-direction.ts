@@ -1,0 +1,54 @@
+/**
+ * How well the cast direction is read from a scene: for each pair, the true direction (the
+ * object's own shadow, castAngleOf) against estimateCastAngle on the model's attention maps, at
+ * several vote-agreement gates. Prints the median angular error and how often the default was used.
+ *
+ *   npx tsx scripts/measure-cast-direction.ts --data data/synth-heldout-v3 --model runs/cast/model [--limit 300]
+ *   npx tsx scripts/measure-cast-direction.ts --data ../shared/real-dev --model resources/models/default
+ */
+import { parseArgs } from 'node:util'
+import { scanPairFolder, loadPair } from '../src/engine/train/data'
+import { castAngleOf, estimateCastAngle } from '../src/engine/cast-frame'
+import { createShadowEngine } from '../src/engine/inference'
+
+const { values } = parseArgs({ options: { data: { type: 'string' }, model: { type: 'string' }, limit: { type: 'string' }, gates: { type: 'string' } } })
+if (!values.data) throw new Error('--data DIR is required')
+const engine = await createShadowEngine({ modelDir: values.model })
+const S = engine.size
+const gates = (values.gates ?? '0,0.5,0.7,0.85').split(',').map(Number)
+const entries = (await scanPairFolder(values.data, { includeHeldOut: true })).slice(0, Number(values.limit ?? 300))
+const errors = gates.map(() => [] as number[])
+const defaults = gates.map(() => 0)
+const gtOnly: number[] = []
+const diff = (a: number, b: number) => {
+  const d = Math.abs(((a - b) % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)
+  return (Math.min(d, 2 * Math.PI - d) * 180) / Math.PI
+}
+for (const e of entries) {
+  const p = await loadPair(e, S)
+  const truth = castAngleOf(p.object, p.objectShadow, S)
+  if (truth === null) continue
+  const batch = new Float32Array(S * S * 4)
+  for (let i = 0; i < S * S; i++) {
+    for (let c = 0; c < 3; c++) batch[i * 4 + c] = p.noShadow[i * 3 + c]
+    batch[i * 4 + 3] = p.object[i] > 0.5 ? 1 : 0
+  }
+  const out = await engine.infer(batch, 1)
+  gates.forEach((g, k) => {
+    const est = estimateCastAngle(out.attention, p.object, S, { minAgreement: g })
+    if (est.source === 'default') defaults[k]++
+    errors[k].push(diff(truth, est.angle))
+  })
+  // the same estimator on the true masks: what a perfect attention block would allow
+  const gt = new Float32Array(S * S * 2)
+  for (let i = 0; i < S * S; i++) ((gt[i * 2] = p.occluders[i]), (gt[i * 2 + 1] = p.occluderShadows[i]))
+  gtOnly.push(diff(truth, estimateCastAngle(gt, p.object, S).angle))
+}
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return `median ${s[s.length >> 1].toFixed(1)} deg, within 30 deg ${((100 * s.filter((x) => x < 30).length) / s.length).toFixed(0)}%`
+}
+console.log(`${gtOnly.length} pairs from ${values.data}, model ${engine.modelDir}`)
+console.log(`true masks:            ${stats(gtOnly)}`)
+gates.forEach((g, k) => console.log(`attention, gate ${g.toFixed(2)}: ${stats(errors[k])}, default used ${defaults[k]}`))
+await engine.dispose()

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import sharp from 'sharp'
+import { join } from 'node:path'
+import { mkdirSync, rmSync } from 'node:fs'
+import type { Page } from 'playwright-core'
+import type { ShadowLayer } from '../../src/shared/project'
+import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
+import { chooseFiles, composition, CUTOUT, drag, exportPng, PHOTO, photoToPage, settled, startHarness, waitLayers, type Harness } from './harness'
+
+/**
+ * Steering the light with a model that works in the cast frame (src/engine/cast-frame.ts): the
+ * steered direction goes to the model, which casts the shadow anew that way ("Re-cast for this
+ * light"), instead of the generated layer only being turned about the contact point.
+ *
+ * The model is the hand-set test model (tests/helpers/geometric-shadow-model.ts) marked as a
+ * cast-frame model: it casts down its input, so the pipeline's turn decides where the shadow goes.
+ * It sees no occluder shadows, so the first generation uses the default direction (to the right).
+ */
+let h: Harness
+let page: Page
+const dir = join(import.meta.dirname, '..', '..', 'data', 'tmp', `e2e-recast-${process.pid}`)
+
+beforeAll(async () => {
+  mkdirSync(dir, { recursive: true })
+  await writeGeometricShadowModel(join(dir, 'model'), 64, { castFrame: true })
+  process.env.UMBRA_MODEL_DIR = join(dir, 'model')
+  h = await startHarness({ openSampleOnStart: false })
+  page = await h.newPage()
+})
+afterAll(async () => {
+  await h?.close()
+  delete process.env.UMBRA_MODEL_DIR
+  if (!process.env.UMBRA_KEEP_E2E_FILES) rmSync(dir, { recursive: true, force: true })
+})
+
+async function rawExport(name: string): Promise<{ data: Buffer; width: number; height: number }> {
+  const file = join(dir, name)
+  await exportPng(page, file)
+  const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true })
+  return { data, width: info.width, height: info.height }
+}
+
+/** Darkness-weighted centroid of where img is darker than base (by more than 3 levels a channel). */
+function darkCentroid(base: Buffer, img: Buffer, width: number, height: number): { x: number; y: number } {
+  let sx = 0, sy = 0, m = 0
+  for (let i = 0; i < width * height; i++) {
+    const d = base[i * 3] - img[i * 3] + base[i * 3 + 1] - img[i * 3 + 1] + base[i * 3 + 2] - img[i * 3 + 2]
+    if (d <= 9) continue
+    sx += d * (i % width)
+    sy += d * Math.floor(i / width)
+    m += d
+  }
+  return { x: sx / m, y: sy / m }
+}
+
+async function shadowLayer(): Promise<ShadowLayer> {
+  return (await composition(page)).layers.find((l) => l.kind === 'shadow') as ShadowLayer
+}
+
+describe('re-cast for a steered light (cast-frame model)', () => {
+  it('generates with the default direction, then re-casts the shadow the way the light was steered', async () => {
+    await chooseFiles(page, 'open-photo', PHOTO)
+    await waitLayers(page, 1)
+    await chooseFiles(page, 'insert-object', CUTOUT)
+    await waitLayers(page, 2)
+    for (const [id, v] of [['prop-x', '1900'], ['prop-y', '1180']] as const) {
+      await page.fill(`[data-testid="${id}"]`, v)
+      await page.press(`[data-testid="${id}"]`, 'Enter')
+    }
+    await settled(page)
+    const base = await rawExport('base.png')
+    await page.click('[data-testid="generate-shadow"]')
+    await waitLayers(page, 3)
+    const first = await shadowLayer()
+    const src = first.source!
+    // default direction: to the right, a little down (about 18 degrees)
+    expect(Math.abs(src.castAngle!)).toBeLessThan(60)
+    const generated = await rawExport('generated.png')
+    const c0 = darkCentroid(base.data, generated.data, generated.width, generated.height)
+    expect(c0.x).toBeGreaterThan(src.contact.x)
+
+    // Steer to the left with the handle: at first the layer is only turned about the contact point.
+    const tip = await page.locator('[data-testid="light-handle"]').boundingBox()
+    const from = { x: tip!.x + tip!.width / 2, y: tip!.y + tip!.height / 2 }
+    await drag(page, from, await photoToPage(page, src.contact.x - src.castLength, src.contact.y))
+    await settled(page)
+    const steered = await shadowLayer()
+    expect(Math.abs(steered.source!.light!.angle)).toBeGreaterThan(150)
+    const turnedBy = Math.abs(((steered.transform.angle + 180) % 360) - 180)
+    expect(turnedBy).toBeGreaterThan(120)
+
+    // Re-cast: the model casts it that way, so the new layer needs (almost) no turn.
+    await page.click('[data-testid="light-recast"]')
+    let recast = steered
+    for (let i = 0; i < 300 && recast.assetId === steered.assetId; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      recast = await shadowLayer()
+    }
+    expect(recast.assetId).not.toBe(steered.assetId)
+    expect(recast.id).toBe(first.id)
+    expect(recast.source!.light).toEqual(steered.source!.light)
+    expect(Math.abs(recast.source!.castAngle!)).toBeGreaterThan(150) // measured on the new pixels
+    expect(Math.abs(((recast.transform.angle + 180) % 360) - 180)).toBeLessThan(30)
+    await settled(page)
+    const after = await rawExport('recast.png')
+    const c1 = darkCentroid(base.data, after.data, after.width, after.height)
+    console.log(`shadow centroid x: generated ${c0.x.toFixed(0)}, re-cast ${c1.x.toFixed(0)}; contact ${src.contact.x.toFixed(0)}`)
+    expect(c1.x).toBeLessThan(src.contact.x)
+  })
+})
