@@ -23,6 +23,7 @@ export function App() {
   const services = useMemo<EditorServices>(() => {
     const store = new EditorStore()
     const api = getClient()
+    store.onUnreferenced = (ids) => void api.call('asset.release', { ids }).catch(() => undefined)
     const canvas: { current: CanvasController | null } = { current: null }
     const s: EditorServices = {
       store,

@@ -14,6 +14,45 @@ function key(k: string, mods: { ctrl?: boolean; shift?: boolean; alt?: boolean; 
   return { key: k, code, ctrlKey: !!mods.ctrl, metaKey: false, shiftKey: !!mods.shift, altKey: !!mods.alt } as KeyboardEvent
 }
 
+describe('editor store: releasing images nothing uses any more', () => {
+  const meta = (id: string) => ({ id, name: `${id}.png`, mime: 'image/png', width: 10, height: 10, bytes: 100 }) as Composition['assets'][number]
+  const withAssets = (ids: string[]): Composition => ({ ...doc, assets: ids.map(meta) })
+
+  it('keeps what undo or redo can still bring back, and releases what a new document or a new edit leaves behind', () => {
+    const s = new EditorStore()
+    const released: string[][] = []
+    s.onUnreferenced = (ids) => released.push(ids)
+    s.load(withAssets(['a', 'b']), 'd', null)
+    // an edit drops b from the document: undo can still restore it, so nothing is released
+    s.commit({ composition: withAssets(['a']) }, true)
+    expect(released).toEqual([])
+    // undo, then a different edit: the redo branch (which also lacked b) goes, but the saved doc keeps b
+    s.undo()
+    s.commit({ composition: withAssets(['a', 'b', 'c']) }, true)
+    expect(released).toEqual([])
+    s.undo()
+    s.commit({ composition: withAssets(['a', 'b', 'd']) }, true) // c lived only in the dropped redo branch
+    expect(released).toEqual([['c']])
+    // a new document: everything of the old one that it does not use
+    s.load(withAssets(['d', 'e']), 'e', null)
+    expect(released[1].sort()).toEqual(['a', 'b'])
+  })
+
+  it('releases what only the oldest, trimmed undo step used', () => {
+    const s = new EditorStore()
+    const released: string[] = []
+    s.onUnreferenced = (ids) => released.push(...ids)
+    s.load(withAssets(['old']), 'd', null)
+    s.markSaved('d', null)
+    s.commit({ composition: withAssets(['new']) }, true)
+    s.markSaved('d', null) // the saved version no longer holds 'old' either
+    for (let i = 0; i < EditorStore.HISTORY_LIMIT - 1; i++) s.commit({ composition: withAssets(['new']) }, true)
+    expect(released).toEqual([])
+    s.commit({ composition: withAssets(['new']) }, true)
+    expect(released).toEqual(['old'])
+  })
+})
+
 describe('editor store: history', () => {
   it('records captured commits, one step each; undo/redo restore document and selection', () => {
     const s = new EditorStore()

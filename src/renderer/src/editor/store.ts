@@ -77,6 +77,14 @@ export class EditorStore {
   private future: Snapshot[] = []
   readonly previews = new Map<string, PreviewImage>()
   static readonly HISTORY_LIMIT = 200
+  /**
+   * Told the ids of images that neither the document, its saved version nor any undo/redo step
+   * uses any more, so the host can free them (a 50 MP photo is hundreds of MB there). The app sets
+   * it to call `asset.release`; their previews are dropped here.
+   */
+  onUnreferenced: ((ids: string[]) => void) | null = null
+  /** Asset ids that some reachable composition used at the last collection. */
+  private reachable = new Set<string>()
 
   getState = (): EditorState => this.state
 
@@ -107,6 +115,8 @@ export class EditorStore {
       this.future = []
     }
     this.set({ composition, selection: next.selection !== undefined ? next.selection : before.selection, ...this.historyFlags() })
+    // Only a captured step can drop history (the oldest step, the redo branch).
+    if (capture) this.collectAssets()
   }
 
   undo(): boolean {
@@ -130,6 +140,27 @@ export class EditorStore {
     this.past = []
     this.future = []
     this.set({ composition, saved: composition, docName, docPath, selection: null, ...this.historyFlags() })
+    this.collectAssets()
+  }
+
+  /** Finds the images nothing reachable uses any more and hands them to onUnreferenced. */
+  private collectAssets(): void {
+    const live = new Set<string>()
+    const seen = new Set<Composition['assets']>() // steps share their assets array until one changes
+    for (const c of [this.state.composition, this.state.saved, ...this.past.map((p) => p.composition), ...this.future.map((f) => f.composition)]) {
+      if (seen.has(c.assets)) continue
+      seen.add(c.assets)
+      for (const a of c.assets) live.add(a.id)
+    }
+    const gone = [...this.reachable].filter((id) => !live.has(id))
+    this.reachable = live
+    if (gone.length === 0) return
+    for (const id of gone) {
+      const p = this.previews.get(id)
+      if (p) URL.revokeObjectURL(p.url)
+      this.previews.delete(id)
+    }
+    this.onUnreferenced?.(gone)
   }
 
   markSaved(docName: string, docPath: string | null): void {
