@@ -41,7 +41,10 @@ for (const e of entries) {
   })
   // the same estimator on the true masks: what a perfect attention block would allow
   const gt = new Float32Array(S * S * 2)
-  for (let i = 0; i < S * S; i++) ((gt[i * 2] = p.occluders[i]), (gt[i * 2 + 1] = p.occluderShadows[i]))
+  for (let i = 0; i < S * S; i++) {
+    gt[i * 2] = p.occluders[i]
+    gt[i * 2 + 1] = p.occluderShadows[i]
+  }
   gtOnly.push(diff(truth, estimateCastAngle(gt, p.object, S).angle))
 }
 const stats = (xs: number[]) => {

@@ -15,7 +15,7 @@ function key(k: string, mods: { ctrl?: boolean; shift?: boolean; alt?: boolean; 
 }
 
 describe('editor store: releasing images nothing uses any more', () => {
-  const meta = (id: string) => ({ id, name: `${id}.png`, mime: 'image/png', width: 10, height: 10, bytes: 100 }) as Composition['assets'][number]
+  const meta = (id: string): Composition['assets'][number] => ({ id, name: `${id}.png`, mime: 'image/png', width: 10, height: 10, hasAlpha: false, sha256: id.padEnd(64, '0') })
   const withAssets = (ids: string[]): Composition => ({ ...doc, assets: ids.map(meta) })
 
   it('keeps what undo or redo can still bring back, and releases what a new document or a new edit leaves behind', () => {
