@@ -45,7 +45,7 @@ for (const e of entries) {
     gt[i * 2] = p.occluders[i]
     gt[i * 2 + 1] = p.occluderShadows[i]
   }
-  gtOnly.push(diff(truth, estimateCastAngle(gt, p.object, S).angle))
+  gtOnly.push(diff(truth, estimateCastAngle(gt, p.object, S, { minAgreement: 0 }).angle))
 }
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)

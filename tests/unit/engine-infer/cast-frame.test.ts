@@ -108,6 +108,18 @@ describe('estimateCastAngle', () => {
     expect(e.source).toBe('default')
     expect(e.angle).toBe(DEFAULT_CAST_ANGLE)
   })
+
+  it('dark ground all round the foot pulls every way: the votes disagree and the default is used', () => {
+    const att = new Float32Array(S * S * 2)
+    const occ = rect(S, 14, 4, 18, 16)
+    for (let i = 0; i < S * S; i++) {
+      att[i * 2] = occ[i]
+      if (!occ[i]) att[i * 2 + 1] = 1 // "shadow" everywhere
+    }
+    const e = estimateCastAngle(att, new Float32Array(S * S), S, { minAgreement: 0.5 })
+    expect(e.agreement).toBeLessThan(0.5)
+    expect(e.source).toBe('default')
+  })
 })
 
 describe('generateShadow with a cast-frame model', () => {
