@@ -19,6 +19,8 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
   --lr X            generator learning rate (default 1e-3); --lr-d X discriminator (default 1e-5);
                     given with --resume, they replace the checkpoint's rates
   --gan-start N     steps of supervised training before the discriminator joins (default 500)
+  --balance-cap R   fix the shadow-region weight ratio at R instead of the step schedule (30, then
+                    down to 8 by step 10000): lower darkens less where the shadow is unsure
   --checkpoint-minutes M   checkpoint interval (default 5)
   --model-minutes M        interval for writing RUN_DIR/model (tfjs + ONNX; default 15)
   --seed N          random seed of a new run (default 1)
@@ -46,6 +48,7 @@ const command: Command = {
         lr: { type: 'string' },
         'lr-d': { type: 'string' },
         'gan-start': { type: 'string' },
+        'balance-cap': { type: 'string' },
         'checkpoint-minutes': { type: 'string' },
         'model-minutes': { type: 'string' },
         seed: { type: 'string' },
@@ -64,6 +67,8 @@ const command: Command = {
     const lrG = floatOption(values.lr, 'lr', 1e-3, 1e-7, 1e-1)
     const lrD = floatOption(values['lr-d'], 'lr-d', 1e-5, 0, 1e-1)
     const ganStart = intOption(values['gan-start'], 'gan-start', 500, 0)
+    const balanceCap = values['balance-cap'] === undefined ? undefined : floatOption(values['balance-cap'], 'balance-cap', 8, 1, 1000)
+    if (balanceCap !== undefined) console.error(`umbra train: shadow-region balance cap fixed at ${balanceCap}`)
     const ckptMinutes = floatOption(values['checkpoint-minutes'], 'checkpoint-minutes', 5, 0.001, 600)
     const modelMinutes = floatOption(values['model-minutes'], 'model-minutes', 15, 0.05, 6000)
     const seed = intOption(values.seed, 'seed', 1, 0, 2 ** 32 - 1)
@@ -118,6 +123,7 @@ const command: Command = {
         resume: values.resume ?? false,
         seed,
         ganStartStep: ganStart,
+        lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, shadowBalanceCap: balanceCap },
         workers,
         checkpointEverySeconds: ckptMinutes * 60,
         modelEverySeconds: modelMinutes * 60,
