@@ -19,6 +19,7 @@ const gates = (values.gates ?? '0,0.5,0.7,0.85').split(',').map(Number)
 const entries = (await scanPairFolder(values.data, { includeHeldOut: true })).slice(0, Number(values.limit ?? 300))
 const errors = gates.map(() => [] as number[])
 const defaults = gates.map(() => 0)
+const decided = gates.map(() => [] as number[]) // errors where the scene's direction was used
 const gtOnly: number[] = []
 const diff = (a: number, b: number) => {
   const d = Math.abs(((a - b) % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)
@@ -37,6 +38,7 @@ for (const e of entries) {
   gates.forEach((g, k) => {
     const est = estimateCastAngle(out.attention, p.object, S, { minAgreement: g })
     if (est.source === 'default') defaults[k]++
+    else decided[k].push(diff(truth, est.angle))
     errors[k].push(diff(truth, est.angle))
   })
   // the same estimator on the true masks: what a perfect attention block would allow
@@ -53,5 +55,7 @@ const stats = (xs: number[]) => {
 }
 console.log(`${gtOnly.length} pairs from ${values.data}, model ${engine.modelDir}`)
 console.log(`true masks:            ${stats(gtOnly)}`)
-gates.forEach((g, k) => console.log(`attention, gate ${g.toFixed(2)}: ${stats(errors[k])}, default used ${defaults[k]}`))
+gates.forEach((g, k) =>
+  console.log(`attention, gate ${g.toFixed(2)}: ${stats(errors[k])}, default used ${defaults[k]}; where the scene decided (${decided[k].length}): ${decided[k].length ? stats(decided[k]) : '-'}`),
+)
 await engine.dispose()

@@ -12,8 +12,9 @@
  *
  * Direction convention (image pixels, x right, y down): the angle of the vector from the object's
  * foot (mean x of its lowest tenth, at its lowest row) to the centroid of its shadow, atan2(dy, dx).
- * The training pairs give it exactly; at inference it comes from the occluders and their shadows
- * (estimateCastAngle) or from the user.
+ * The training pairs give it exactly; at inference it comes from the user (a steered light), from
+ * attention maps (estimateCastAngle: reliable on true or user-painted maps, not yet on the model's
+ * own), or is DEFAULT_CAST_ANGLE.
  */
 
 /** Where the shadow points in the model's input: straight down. */

@@ -24,7 +24,7 @@ import sharp from 'sharp'
 import type { RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
-import { castFrameRotation, estimateCastAngle, rotateSquare } from './cast-frame'
+import { castFrameRotation, DEFAULT_CAST_ANGLE, estimateCastAngle, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
 export const CONTEXT_SCALE = 8
@@ -87,10 +87,18 @@ export interface GenerateShadowOptions {
   signal?: AbortSignal
   /**
    * Direction the shadow is cast, radians in photo pixels (x right, y down; see cast-frame.ts):
-   * the user's steered light. Absent: read from the scene's shadows, else the default. Only models
-   * that work in the cast frame take a direction; others guess it themselves and ignore this.
+   * the user's steered light. Only models that work in the cast frame take a direction; others
+   * guess it themselves and ignore this.
    */
   castAngle?: number
+  /**
+   * Without castAngle: read the direction from the attention maps (estimateCastAngle), falling
+   * back to the default when their votes disagree. Meant for maps the user painted or corrected:
+   * on the model's own maps the estimate measured no better than chance on held-out synthetic
+   * pairs (docs/model.md), so by default a cast-frame model casts with DEFAULT_CAST_ANGLE (light
+   * from the upper left), which the user then steers.
+   */
+  lightFromAttention?: boolean
 }
 
 /** The direction a cast-frame model was given, and where it came from. */
@@ -321,7 +329,7 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
   const c1 = cpuMs()
   signal?.throwIfAborted()
 
-  const { attention, darkening, cast } = await runModel(engine, batch, options.castAngle)
+  const { attention, darkening, cast } = await runModel(engine, batch, options)
   const t2 = performance.now()
   const c2 = cpuMs()
   signal?.throwIfAborted()
@@ -392,21 +400,20 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
 
 /**
  * The model on one prepared input. A cast-frame model (cast-frame.ts) runs twice: once as it is, for
- * the attention maps the direction is read from (unless the user gave one), then turned so the
- * shadow falls down its input; its darkening is turned back. Attention maps are always those of the
- * unturned input (what the editor overlays and the user corrects).
+ * the attention maps (what the editor overlays and the user corrects, and what the direction can
+ * be read from), then turned so the shadow falls down its input; its darkening is turned back.
  */
-async function runModel(engine: ShadowEngine, batch: Float32Array, castAngle: number | undefined): Promise<{ attention: Float32Array; darkening: Float32Array; cast: CastUsed | null }> {
+async function runModel(engine: ShadowEngine, batch: Float32Array, options: GenerateShadowOptions): Promise<{ attention: Float32Array; darkening: Float32Array; cast: CastUsed | null }> {
   const S = engine.size
   const first = await engine.infer(batch, 1)
   if (engine.manifest.architecture.castFrame !== 'down') {
     const darkening = engine.shade ? await engine.shade(batch, first.attention, 1) : first.darkening
     return { attention: first.attention, darkening, cast: null }
   }
-  let cast: CastUsed
-  if (castAngle !== undefined && Number.isFinite(castAngle)) {
-    cast = { angle: castAngle, source: 'user' }
-  } else {
+  let cast: CastUsed = { angle: DEFAULT_CAST_ANGLE, source: 'default' }
+  if (options.castAngle !== undefined && Number.isFinite(options.castAngle)) {
+    cast = { angle: options.castAngle, source: 'user' }
+  } else if (options.lightFromAttention) {
     const object = new Float32Array(S * S)
     for (let i = 0; i < S * S; i++) object[i] = batch[i * 4 + 3]
     const estimate = estimateCastAngle(first.attention, object, S)

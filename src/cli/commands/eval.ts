@@ -16,9 +16,9 @@ summary.json and comparison.png.
   --baseline NAME   identity, geometric, all (default) or none
   --runtime NAME    auto (default), onnx or tfjs: how the model runs (the umbra shadow pipeline)
   --limit N         only the first N samples
-  --light SOURCE    scene (default): a cast-frame model reads the direction from the scene, as
-                    \`umbra shadow\` does; truth: it is given the direction of the pair's own shadow
-                    (a diagnostic: how good the shadow is when the direction is right)
+  --light SOURCE    how a cast-frame model gets the shadow's direction: default (as \`umbra shadow\`:
+                    light from the upper left), scene (read from the model's attention maps), or
+                    truth (the pair's own shadow: how good the shadow is when the direction is right)
   --out DIR         where the CSV / sheet go (default runs/eval/<data folder name>[-<model name>])`
 
 async function resolveModelDir(dir: string): Promise<string> {
@@ -55,8 +55,8 @@ const command: Command = {
     }
     const runtime = (values.runtime ?? 'auto') as 'auto' | 'onnx' | 'tfjs'
     if (!['auto', 'onnx', 'tfjs'].includes(runtime)) throw new UserError('BAD_ARGS', `--runtime must be auto, onnx or tfjs, got '${runtime}'`)
-    const lightFrom = values.light ?? 'scene'
-    if (lightFrom !== 'scene' && lightFrom !== 'truth') throw new UserError('BAD_ARGS', `--light must be scene or truth, got '${values.light}'`)
+    const lightFrom = values.light ?? 'default'
+    if (lightFrom !== 'scene' && lightFrom !== 'truth' && lightFrom !== 'default') throw new UserError('BAD_ARGS', `--light must be scene, truth or default, got '${values.light}'`)
     const baselines = baselineArg === 'all' ? BASELINES : baselineArg === 'none' ? [] : [baselineArg as (typeof BASELINES)[number]]
     if (baselines.length === 0 && !values.model) throw new UserError('BAD_ARGS', 'nothing to evaluate: give --model or a baseline')
 
@@ -75,10 +75,10 @@ const command: Command = {
       const { castAngleOf } = await import('../../engine/cast-frame')
       const unit = (m: { data: Uint8Array }) => Float32Array.from(m.data, (v) => (v > 127 ? 1 : 0))
       methods.push({
-        name: lightFrom === 'truth' ? 'model (true light)' : 'model',
+        name: lightFrom === 'default' ? 'model' : `model (${lightFrom} light)`,
         predict: async (s) => {
           const castAngle = lightFrom === 'truth' ? (castAngleOf(unit(s.object), unit(s.objectShadow), s.object.width) ?? undefined) : undefined
-          return (await generateShadow(engine, { image: s.noShadow, mask: s.object }, { layer: false, castAngle })).composite
+          return (await generateShadow(engine, { image: s.noShadow, mask: s.object }, { layer: false, castAngle, lightFromAttention: lightFrom === 'scene' })).composite
         },
       })
     }

@@ -17,8 +17,9 @@ Adds the object's shadow to the photo at full resolution.
   --out FILE         result; format from the extension (.jpg, .png, .webp)
   --layer FILE.png   also write the shadow alone as an RGBA multiply layer (window-sized; its position is printed)
   --attention DIR    also write the attention maps (occluders.png, occluder-shadows.png, photo-sized)
-  --light DEGREES    the direction the shadow falls, 0 = right, 90 = down (photo pixels); default:
-                     read from the scene's other shadows, else light from the upper left
+  --light DIRECTION  where the shadow falls: degrees (0 = right, 90 = down, in photo pixels), or
+                     'scene' to read it from the attention maps (unreliable for now, see
+                     docs/model.md); default: light from the upper left
   --model DIR        model folder (default resources/models/default)
   --runtime R        auto (default), onnx or tfjs
   --quality Q        JPEG/WebP quality 1-100 (default 92)
@@ -60,8 +61,9 @@ const command: Command = {
     if (quality !== undefined && !(Number.isInteger(quality) && quality >= 1 && quality <= 100)) {
       throw new UserError('BAD_ARGS', `--quality must be a whole number from 1 to 100, got '${values.quality}'`)
     }
-    const lightDeg = values.light === undefined ? undefined : Number(values.light)
-    if (lightDeg !== undefined && !(values.light?.trim() !== '' && Number.isFinite(lightDeg))) throw new UserError('BAD_ARGS', `--light must be an angle in degrees, got '${values.light}'`)
+    const lightFromScene = values.light === 'scene'
+    const lightDeg = values.light === undefined || lightFromScene ? undefined : Number(values.light)
+    if (lightDeg !== undefined && !(values.light?.trim() !== '' && Number.isFinite(lightDeg))) throw new UserError('BAD_ARGS', `--light must be an angle in degrees or 'scene', got '${values.light}'`)
     // Check output names before any work, so a typo costs nothing.
     const format = formatFromPath(outPath)
     if (values.layer !== undefined && formatFromPath(values.layer) !== 'png') throw new UserError('BAD_ARGS', '--layer must be a .png file (the layer has alpha)')
@@ -90,8 +92,8 @@ const command: Command = {
       const input = inputResult.value
       const t1 = performance.now()
       const castAngle = lightDeg === undefined ? undefined : (lightDeg * Math.PI) / 180
-      const result = await generateShadow(engine, input, { layer: values.layer !== undefined, inPlace: true, castAngle })
-      if (lightDeg !== undefined && !result.cast) console.error('umbra shadow: warning: this model chooses the direction itself: --light was ignored')
+      const result = await generateShadow(engine, input, { layer: values.layer !== undefined, inPlace: true, castAngle, lightFromAttention: lightFromScene })
+      if (values.light !== undefined && !result.cast) console.error('umbra shadow: warning: this model chooses the direction itself: --light was ignored')
       const t2 = performance.now()
       // Encode everything first, write after: an encode failure leaves no file behind.
       const files: { path: string; bytes: Uint8Array }[] = []
@@ -127,7 +129,7 @@ const command: Command = {
         const ms = (v: number) => `${v.toFixed(0)} ms`
         const t = result.timings
         console.log(`runtime: ${engine.runtime} (${engine.detail}); model ${engine.manifest.name}, ${engine.size} px`)
-        if (result.cast) console.log(`shadow cast at ${((result.cast.angle * 180) / Math.PI).toFixed(0)} degrees (${result.cast.source === 'user' ? '--light' : result.cast.source === 'scene' ? 'read from the scene' : 'default: no shadow in the scene to copy'})`)
+        if (result.cast) console.log(`shadow cast at ${((result.cast.angle * 180) / Math.PI).toFixed(0)} degrees (${result.cast.source === 'user' ? '--light' : result.cast.source === 'scene' ? 'read from the scene' : 'the default light, from the upper left'})`)
         console.log(`object ${result.objectBox.width}x${result.objectBox.height} at ${result.objectBox.x},${result.objectBox.y}; window ${result.window.width}x${result.window.height} at ${result.window.x},${result.window.y}`)
         console.log(
           `timings: load+decode ${ms(t1 - t0)}, crop ${ms(t.crop)}, infer ${ms(t.infer)}, upsample ${ms(t.upsample)}, composite ${ms(t.composite)}, ` +

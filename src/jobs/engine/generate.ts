@@ -116,7 +116,7 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
   const result = await generateShadow(
     engine,
     { image: { width, height, channels: 3, data: image }, mask: { width, height, channels: 1, data: mask } },
-    { inPlace: true, layer: true, layerMaxSide: payload.maxLayerSide, applyToImage: false, signal, castAngle: payload.castAngle },
+    { inPlace: true, layer: true, layerMaxSide: payload.maxLayerSide, applyToImage: false, signal, castAngle: payload.castAngle, lightFromAttention: !!payload.attention },
   )
   const t2 = performance.now()
   deps.progress({ stage: 'pack', fraction: 0.8, message: 'Preparing the shadow layer' })
