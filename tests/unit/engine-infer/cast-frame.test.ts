@@ -165,6 +165,25 @@ describe('generateShadow with a cast-frame model', () => {
     expect(darkIn(left.composite, 70, 100, 109, 140)).toBeGreaterThan(4 * Math.max(darkIn(left.composite, 131, 100, 170, 140), 1))
   })
 
+  it('reads the direction from attention maps when asked (painted maps), not from the model\'s own by default', async () => {
+    // Maps as a user would paint them: an occluder left of the object whose shadow falls to its left.
+    const M = engine.size
+    const painted = new Float32Array(M * M * 2)
+    const occ = rect(M, 4, 8, 7, 20) // model-frame pixels (the 240 px photo maps onto 32 px)
+    const sh = rect(M, 0, 17, 4, 20)
+    for (let i = 0; i < M * M; i++) {
+      painted[i * 2] = occ[i]
+      painted[i * 2 + 1] = occ[i] ? 0 : sh[i]
+    }
+    const withMaps: ShadowEngine = { ...engine, infer: async (b, n) => ({ ...(await engine.infer(b, n)), attention: painted }) }
+    const read = await generateShadow(withMaps, scene(), { layer: false, lightFromAttention: true })
+    expect(read.cast?.source).toBe('scene')
+    expect(Math.cos(read.cast!.angle)).toBeLessThan(-0.7) // pointing left
+    expect(darkIn(read.composite, 70, 100, 109, 140)).toBeGreaterThan(4 * Math.max(darkIn(read.composite, 131, 100, 170, 140), 1))
+    const ignored = await generateShadow(withMaps, scene(), { layer: false })
+    expect(ignored.cast?.source).toBe('default')
+  })
+
   it('without a direction and with no shadow in the scene, uses the default (right, a little down)', async () => {
     const r = await generateShadow(engine, scene(), { layer: false })
     expect(r.cast?.source).toBe('default')
