@@ -9,7 +9,7 @@ import { chooseFiles, composition, CUTOUT, drag, exportPng, PHOTO, photoToPage, 
 
 /**
  * Steering the light with a model that works in the cast frame (src/engine/cast-frame.ts): the
- * steered direction goes to the model, which casts the shadow anew that way ("Re-cast for this
+ * steered direction goes to the model, which casts the shadow anew that way ("Regenerate for this
  * light"), instead of the generated layer only being turned about the contact point.
  *
  * The model is the hand-set test model (tests/helpers/geometric-shadow-model.ts) marked as a

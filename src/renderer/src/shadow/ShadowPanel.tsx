@@ -133,8 +133,8 @@ function ShadowEditor({ shadow }: { shadow: ShadowLayer }) {
               <Slider label="Length" testId="light-length" min={Math.max(1, light.length * 0.2)} max={light.length * 3} step={1} value={light.length} onCommit={(v) => steerLight(store, shadow.id, { angle: light.angle, length: v })} />
               {shadow.source.light && (
                 <div className="prop-buttons">
-                  {/* Regenerating passes the steered direction to the model, which casts the shadow anew that way. */}
-                  <ActionButton action="generateShadow" testId="light-recast" label="Re-cast for this light" />
+                  {/* Regenerating passes the steered direction on: a cast-frame model casts the shadow anew that way; an image-frame model regenerates and the turn is applied again. */}
+                  <ActionButton action="generateShadow" testId="light-recast" label="Regenerate for this light" />
                 </div>
               )}
               <label className="check">
