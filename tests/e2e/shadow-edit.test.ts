@@ -179,19 +179,21 @@ describe('editing a generated shadow (real browser)', () => {
 
   it('before/after: holding compare hides the shadow on the canvas, releasing shows it again', async () => {
     await select('shadow')
-    const shadowShown = () =>
-      page.evaluate(() => {
+    // The canvas applies the compare state on its next sync after the flag flips: wait for the
+    // canvas object itself (a fixed check right after the flag raced it on a loaded machine).
+    const shownIs = (want: boolean) =>
+      page.waitForFunction((w) => {
         const u = (window as unknown as { __umbra: { canvas: { current: { canvas: { getObjects(): { visible: boolean; umbraLayerId?: string }[] } } } } }).__umbra
         const id = (window as unknown as U).__umbra.store.getState().composition.layers.find((l) => l.kind === 'shadow')!.id
-        return u.canvas.current.canvas.getObjects().find((o) => o.umbraLayerId === id)!.visible
-      })
-    expect(await shadowShown()).toBe(true)
+        return u.canvas.current.canvas.getObjects().find((o) => o.umbraLayerId === id)!.visible === w
+      }, want, { timeout: 5000 })
+    await shownIs(true)
     await page.locator('[data-testid="shadow-compare"]').dispatchEvent('pointerdown')
     await page.waitForFunction(() => (window as unknown as { __umbraShadow: { get(): { comparing: boolean } } }).__umbraShadow.get().comparing)
-    expect(await shadowShown()).toBe(false)
+    await shownIs(false)
     await page.locator('[data-testid="shadow-compare"]').dispatchEvent('pointerup')
     await page.waitForFunction(() => !(window as unknown as { __umbraShadow: { get(): { comparing: boolean } } }).__umbraShadow.get().comparing)
-    expect(await shadowShown()).toBe(true)
+    await shownIs(true)
   })
 
   it('"All objects" gives every object its own shadow, each beneath its object', async () => {
