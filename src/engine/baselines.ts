@@ -36,7 +36,7 @@ function isOn(mask: RawImage, i: number): boolean {
   return mask.data[i * mask.channels] > 0
 }
 
-interface Component {
+export interface Component {
   pixels: number[]
   area: number
   cx: number
@@ -91,7 +91,7 @@ export function connectedComponents(mask: RawImage, minArea = 1): Component[] {
 }
 
 /** Foot point: the mean x of the lowest few rows, at the lowest row. */
-function footPoint(c: Component, width: number): [number, number] {
+export function footPoint(c: Component, width: number): [number, number] {
   const band = Math.max(1, Math.round((c.y1 - c.y0 + 1) * 0.1))
   let sx = 0, n = 0
   for (const i of c.pixels) {

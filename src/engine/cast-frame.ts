@@ -17,6 +17,8 @@
  * own), or is DEFAULT_CAST_ANGLE.
  */
 
+import { connectedComponents, footPoint } from './baselines'
+
 /** Where the shadow points in the model's input: straight down. */
 export const CAST_DOWN = Math.PI / 2
 
@@ -158,12 +160,12 @@ export function estimateCastAngle(attention: Float32Array, object: Float32Array,
   if (attention.length !== n * 2 || object.length !== n) throw new Error('estimateCastAngle: map sizes do not match')
   const occ = new Uint8Array(n)
   for (let i = 0; i < n; i++) if (object[i] <= 0.5 && attention[i * 2] > threshold) occ[i] = 1
-  const occluders = blobs(occ, s, Math.max(4, Math.round(n * 0.0005)))
+  const occluders = connectedComponents({ width: s, height: s, channels: 1, data: occ }, Math.max(4, Math.round(n * 0.0005)))
   let vx = 0, vy = 0, wsum = 0, pairs = 0
   for (const o of occluders) {
     const h = o.y1 - o.y0 + 1
     if (h < 3) continue
-    const [fx, fy] = o.foot
+    const [fx, fy] = footPoint(o, s)
     const r = Math.max(3, 0.6 * h)
     let ox = 0, oy = 0, ow = 0
     for (let y = Math.max(0, Math.floor(fy - r)); y <= Math.min(s - 1, Math.ceil(fy + r)); y++) {
@@ -189,66 +191,4 @@ export function estimateCastAngle(attention: Float32Array, object: Float32Array,
   const agreement = wsum > 0 ? Math.hypot(vx, vy) / wsum : 0
   if (pairs === 0 || agreement < Math.max(minAgreement, 1e-6)) return { angle: DEFAULT_CAST_ANGLE, source: 'default', pairs, agreement }
   return { angle: Math.atan2(vy, vx), source: 'scene', pairs, agreement }
-}
-
-interface Blob {
-  area: number
-  cx: number
-  cy: number
-  x0: number
-  x1: number
-  y0: number
-  y1: number
-  foot: [number, number]
-}
-
-/** 8-connected blobs of a binary s x s map, with box, centroid and foot point (see footOf). */
-function blobs(map: Uint8Array, s: number, minArea: number): Blob[] {
-  const label = new Int32Array(s * s).fill(-1)
-  const out: Blob[] = []
-  const stack: number[] = []
-  const pixels: number[] = []
-  for (let start = 0; start < s * s; start++) {
-    if (!map[start] || label[start] >= 0) continue
-    pixels.length = 0
-    stack.push(start)
-    label[start] = out.length
-    while (stack.length) {
-      const i = stack.pop() as number
-      pixels.push(i)
-      const x = i % s, y = (i / s) | 0
-      for (let dy = -1; dy <= 1; dy++) {
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx, yy = y + dy
-          if (xx < 0 || yy < 0 || xx >= s || yy >= s) continue
-          const j = yy * s + xx
-          if (map[j] && label[j] < 0) {
-            label[j] = out.length
-            stack.push(j)
-          }
-        }
-      }
-    }
-    if (pixels.length < minArea) continue
-    let sx = 0, sy = 0, x0 = s, x1 = 0, y0 = s, y1 = 0
-    for (const i of pixels) {
-      const x = i % s, y = (i / s) | 0
-      sx += x
-      sy += y
-      if (x < x0) x0 = x
-      if (x > x1) x1 = x
-      if (y < y0) y0 = y
-      if (y > y1) y1 = y
-    }
-    const band = Math.max(1, Math.round((y1 - y0 + 1) * 0.1))
-    let fx = 0, fn = 0
-    for (const i of pixels) {
-      if (((i / s) | 0) > y1 - band) {
-        fx += i % s
-        fn++
-      }
-    }
-    out.push({ area: pixels.length, cx: sx / pixels.length, cy: sy / pixels.length, x0, x1, y0, y1, foot: [fx / fn, y1] })
-  }
-  return out
 }
