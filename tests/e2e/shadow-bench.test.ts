@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import sharp from 'sharp'
 import { join } from 'node:path'
-import { mkdirSync, rmSync } from 'node:fs'
 import type { Page } from 'playwright-core'
-import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
-import { chooseFiles, composition, CUTOUT, PHOTO, startHarness, waitLayers, type Harness } from './harness'
+import { chooseFiles, composition, CUTOUT, PHOTO, waitLayers } from './harness'
+import { startModelHarness, type ModelHarness } from './model-harness'
 
 /**
  * Benchmark (prints, asserts behaviour only): from the click on Generate shadow to the shadow on
@@ -13,23 +12,21 @@ import { chooseFiles, composition, CUTOUT, PHOTO, startHarness, waitLayers, type
  * The model is the tiny geometric test model (tests/helpers), so the numbers are the editor and
  * pipeline cost at 12 MP plus a negligible inference; `umbra bench` reports the real model's inference.
  */
-let h: Harness
+let m: ModelHarness
 let page: Page
-const dir = join(import.meta.dirname, '..', '..', 'data', 'tmp', `e2e-shadow-bench-${process.pid}`)
-const BIG = join(dir, 'photo-12mp.jpg')
+let BIG: string
 
 beforeAll(async () => {
-  mkdirSync(dir, { recursive: true })
-  await writeGeometricShadowModel(join(dir, 'model'))
-  await sharp(PHOTO).resize(4000, 3000, { fit: 'fill' }).jpeg({ quality: 90 }).toFile(BIG)
-  process.env.UMBRA_MODEL_DIR = join(dir, 'model')
-  h = await startHarness({ openSampleOnStart: false })
-  page = await h.newPage()
+  m = await startModelHarness('shadow-bench', {
+    prepare: async (dir) => {
+      BIG = join(dir, 'photo-12mp.jpg')
+      await sharp(PHOTO).resize(4000, 3000, { fit: 'fill' }).jpeg({ quality: 90 }).toFile(BIG)
+    },
+  })
+  page = m.page
 })
 afterAll(async () => {
-  await h?.close()
-  delete process.env.UMBRA_MODEL_DIR
-  if (!process.env.UMBRA_KEEP_E2E_FILES) rmSync(dir, { recursive: true, force: true })
+  await m?.close()
 })
 
 /** Clicks Generate shadow and measures in the page: click -> shadow drawn, and the longest frame gap meanwhile. */

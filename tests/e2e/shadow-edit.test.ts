@@ -1,33 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import sharp from 'sharp'
 import { join } from 'node:path'
-import { mkdirSync, rmSync } from 'node:fs'
 import type { Page } from 'playwright-core'
 import type { ObjectLayer, ShadowLayer } from '../../src/shared/project'
-import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
-import { chooseFiles, composition, CUTOUT, drag, editorState, exportPng, photoToPage, settled, startHarness, waitLayers, type Harness } from './harness'
+import { chooseFiles, composition, CUTOUT, drag, editorState, exportPng, photoToPage, settled, waitLayers } from './harness'
+import { startModelHarness, type ModelHarness } from './model-harness'
 
 /**
  * Editing generated shadows in a real browser (sample photo + sample cut-out, geometric test model:
  * see tests/helpers/geometric-shadow-model.ts): slider edits as single undo steps, the erase brush,
  * attention-map painting + regenerate, stale shadows and auto-regeneration, and an engine crash.
  */
-let h: Harness
+let m: ModelHarness
 let page: Page
-const dir = join(import.meta.dirname, '..', '..', 'data', 'tmp', `e2e-shadow-edit-${process.pid}`)
+let dir: string
 
 beforeAll(async () => {
-  mkdirSync(dir, { recursive: true })
-  await writeGeometricShadowModel(join(dir, 'model'))
-  process.env.UMBRA_MODEL_DIR = join(dir, 'model')
-  h = await startHarness({ openSampleOnStart: true })
-  page = await h.newPage()
+  m = await startModelHarness('shadow-edit', { openSampleOnStart: true })
+  ;({ page, dir } = m)
   await waitLayers(page, 2)
 })
 afterAll(async () => {
-  await h?.close()
-  delete process.env.UMBRA_MODEL_DIR
-  if (!process.env.UMBRA_KEEP_E2E_FILES) rmSync(dir, { recursive: true, force: true })
+  await m?.close()
 })
 
 type U = { __umbra: { store: { set(p: unknown): void; getState(): { composition: { layers: { id: string; kind: string }[] } } } } }

@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import sharp from 'sharp'
-import { join } from 'node:path'
-import { mkdirSync, rmSync } from 'node:fs'
 import type { Page } from 'playwright-core'
 import type { ShadowLayer } from '../../src/shared/project'
-import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
-import { chooseFiles, composition, CUTOUT, drag, exportPng, PHOTO, photoToPage, settled, startHarness, waitLayers, type Harness } from './harness'
+import { chooseFiles, composition, CUTOUT, drag, PHOTO, photoToPage, settled, waitLayers } from './harness'
+import { darkCentroid, rawExport as rawExportTo, startModelHarness, type ModelHarness } from './model-harness'
 
 /**
  * Steering the light with a model that works in the cast frame (src/engine/cast-frame.ts): the
@@ -16,42 +13,18 @@ import { chooseFiles, composition, CUTOUT, drag, exportPng, PHOTO, photoToPage, 
  * cast-frame model: it casts down its input, so the pipeline's turn decides where the shadow goes.
  * It sees no occluder shadows, so the first generation uses the default direction (to the right).
  */
-let h: Harness
+let m: ModelHarness
 let page: Page
-const dir = join(import.meta.dirname, '..', '..', 'data', 'tmp', `e2e-recast-${process.pid}`)
 
 beforeAll(async () => {
-  mkdirSync(dir, { recursive: true })
-  await writeGeometricShadowModel(join(dir, 'model'), 64, { castFrame: true })
-  process.env.UMBRA_MODEL_DIR = join(dir, 'model')
-  h = await startHarness({ openSampleOnStart: false })
-  page = await h.newPage()
+  m = await startModelHarness('recast', { model: { castFrame: true } })
+  page = m.page
 })
 afterAll(async () => {
-  await h?.close()
-  delete process.env.UMBRA_MODEL_DIR
-  if (!process.env.UMBRA_KEEP_E2E_FILES) rmSync(dir, { recursive: true, force: true })
+  await m?.close()
 })
 
-async function rawExport(name: string): Promise<{ data: Buffer; width: number; height: number }> {
-  const file = join(dir, name)
-  await exportPng(page, file)
-  const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true })
-  return { data, width: info.width, height: info.height }
-}
-
-/** Darkness-weighted centroid of where img is darker than base (by more than 3 levels a channel). */
-function darkCentroid(base: Buffer, img: Buffer, width: number, height: number): { x: number; y: number } {
-  let sx = 0, sy = 0, m = 0
-  for (let i = 0; i < width * height; i++) {
-    const d = base[i * 3] - img[i * 3] + base[i * 3 + 1] - img[i * 3 + 1] + base[i * 3 + 2] - img[i * 3 + 2]
-    if (d <= 9) continue
-    sx += d * (i % width)
-    sy += d * Math.floor(i / width)
-    m += d
-  }
-  return { x: sx / m, y: sy / m }
-}
+const rawExport = (name: string) => rawExportTo(page, m.dir, name)
 
 async function shadowLayer(): Promise<ShadowLayer> {
   return (await composition(page)).layers.find((l) => l.kind === 'shadow') as ShadowLayer

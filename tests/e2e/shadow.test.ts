@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import sharp from 'sharp'
 import { join } from 'node:path'
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs'
+import { copyFileSync } from 'node:fs'
 import type { Page } from 'playwright-core'
 import type { ObjectLayer, ShadowLayer } from '../../src/shared/project'
-import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
-import { chooseFiles, composition, CUTOUT, download, drag, exportPng, PHOTO, photoToPage, settled, startHarness, waitLayers, type Harness } from './harness'
+import { chooseFiles, composition, CUTOUT, download, drag, PHOTO, photoToPage, settled, waitLayers, type Harness } from './harness'
+import { darkCentroid, rawExport as rawExportTo, startModelHarness, type ModelHarness } from './model-harness'
 
 /**
  * Issue 5's "Done when", in a real browser against the real handlers and the real engine worker:
@@ -19,29 +18,20 @@ import { chooseFiles, composition, CUTOUT, download, drag, exportPng, PHOTO, pho
  * scene, so shadows fall towards the viewer, i.e. BELOW the boat in the image: that is the side
  * checked. Steering the light handle to the left must then move the darkening to the left.
  */
+let m: ModelHarness
 let h: Harness
 let page: Page
-const dir = join(import.meta.dirname, '..', '..', 'data', 'tmp', `e2e-shadow-${process.pid}`)
+let dir: string
 
 beforeAll(async () => {
-  mkdirSync(dir, { recursive: true })
-  await writeGeometricShadowModel(join(dir, 'model'))
-  process.env.UMBRA_MODEL_DIR = join(dir, 'model')
-  h = await startHarness({ openSampleOnStart: false })
-  page = await h.newPage()
+  m = await startModelHarness('shadow')
+  ;({ h, page, dir } = m)
 })
 afterAll(async () => {
-  await h?.close()
-  delete process.env.UMBRA_MODEL_DIR
-  if (!process.env.UMBRA_KEEP_E2E_FILES) rmSync(dir, { recursive: true, force: true })
+  await m?.close()
 })
 
-async function rawExport(name: string): Promise<{ data: Buffer; width: number; height: number }> {
-  const file = join(dir, name)
-  await exportPng(page, file)
-  const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true })
-  return { data, width: info.width, height: info.height }
-}
+const rawExport = (name: string) => rawExportTo(page, dir, name)
 
 /** Mean darkening (base - img, levels) over a box, clipped to the image. */
 function darkening(base: Buffer, img: Buffer, width: number, height: number, box: { x0: number; y0: number; x1: number; y1: number }): number {
@@ -55,23 +45,6 @@ function darkening(base: Buffer, img: Buffer, width: number, height: number, box
         n++
       }
   return n ? sum / n : 0
-}
-
-/** Darkness-weighted centroid of where img is darker than base (by more than 3 levels), and the total darkening. */
-function darkCentroid(base: Buffer, img: Buffer, width: number, height: number): { x: number; y: number; mass: number } {
-  let sx = 0
-  let sy = 0
-  let m = 0
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3
-      const d = base[i] - img[i] + base[i + 1] - img[i + 1] + base[i + 2] - img[i + 2]
-      if (d <= 9) continue
-      sx += d * x
-      sy += d * y
-      m += d
-    }
-  return { x: sx / m, y: sy / m, mass: m }
 }
 
 async function shadowLayer(): Promise<ShadowLayer | undefined> {
