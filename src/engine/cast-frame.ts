@@ -132,13 +132,13 @@ export const MIN_CAST_AGREEMENT = 0.5
 export interface CastEstimate {
   /** Cast angle in the model input's frame (the same as the photo's: x right, y down). */
   angle: number
-  /** 'scene': read from occluder shadows; 'default': the scene showed none, DEFAULT_CAST_ANGLE. */
+  /** 'scene': read from occluder shadows; 'default': none, or none that agreed: DEFAULT_CAST_ANGLE. */
   source: 'scene' | 'default'
-  /** How many occluder/shadow pairs voted (0 for the default). */
+  /** How many occluders voted (some may have, and still disagreed too much: source 'default'). */
   pairs: number
   /**
-   * Agreement of the votes, 0-1: the length of their area-weighted mean unit vector (1 = all the
-   * same way). Votes that disagree more than `minAgreement` allows give the default instead.
+   * Agreement of the votes, 0-1: the length of the summed pulls over their total weight (1 = all
+   * the same way). Below `minAgreement` the default is used instead.
    */
   agreement: number
 }
