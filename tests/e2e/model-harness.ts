@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import sharp from 'sharp'
 import type { Page } from 'playwright-core'
 import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
-import { exportPng, startHarness, type Harness } from './harness'
+import { chooseFiles, CUTOUT, exportPng, PHOTO, settled, startHarness, waitLayers, type Harness } from './harness'
 
 /**
  * The shadow suites' setup: the hand-set test model (tests/helpers/geometric-shadow-model.ts)
@@ -64,4 +64,17 @@ export function darkCentroid(base: Buffer, img: Buffer, width: number, height: n
       m += d
     }
   return { x: sx / m, y: sy / m, mass: m }
+}
+
+/** Opens the bundled photograph and inserts the sample cut-out where the sample puts it (resources/samples/sample.json): on the gravel, lower right. */
+export async function placeSampleCutout(page: Page): Promise<void> {
+  await chooseFiles(page, 'open-photo', PHOTO)
+  await waitLayers(page, 1)
+  await chooseFiles(page, 'insert-object', CUTOUT)
+  await waitLayers(page, 2)
+  for (const [id, v] of [['prop-x', '1900'], ['prop-y', '1180']] as const) {
+    await page.fill(`[data-testid="${id}"]`, v)
+    await page.press(`[data-testid="${id}"]`, 'Enter')
+  }
+  await settled(page)
 }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
 import type { ShadowLayer } from '../../src/shared/project'
-import { chooseFiles, composition, CUTOUT, drag, PHOTO, photoToPage, settled, waitLayers } from './harness'
-import { darkCentroid, rawExport as rawExportTo, startModelHarness, type ModelHarness } from './model-harness'
+import { composition, drag, photoToPage, settled, waitLayers } from './harness'
+import { darkCentroid, placeSampleCutout, rawExport as rawExportTo, startModelHarness, type ModelHarness } from './model-harness'
 
 /**
  * Steering the light with a model that works in the cast frame (src/engine/cast-frame.ts): the
@@ -32,15 +32,7 @@ async function shadowLayer(): Promise<ShadowLayer> {
 
 describe('re-cast for a steered light (cast-frame model)', () => {
   it('generates with the default direction, then re-casts the shadow the way the light was steered', async () => {
-    await chooseFiles(page, 'open-photo', PHOTO)
-    await waitLayers(page, 1)
-    await chooseFiles(page, 'insert-object', CUTOUT)
-    await waitLayers(page, 2)
-    for (const [id, v] of [['prop-x', '1900'], ['prop-y', '1180']] as const) {
-      await page.fill(`[data-testid="${id}"]`, v)
-      await page.press(`[data-testid="${id}"]`, 'Enter')
-    }
-    await settled(page)
+    await placeSampleCutout(page)
     const base = await rawExport('base.png')
     await page.click('[data-testid="generate-shadow"]')
     await waitLayers(page, 3)

@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { copyFileSync } from 'node:fs'
 import type { Page } from 'playwright-core'
 import type { ObjectLayer, ShadowLayer } from '../../src/shared/project'
-import { chooseFiles, composition, CUTOUT, download, drag, PHOTO, photoToPage, settled, waitLayers, type Harness } from './harness'
-import { darkCentroid, rawExport as rawExportTo, startModelHarness, type ModelHarness } from './model-harness'
+import { chooseFiles, composition, download, drag, photoToPage, settled, waitLayers, type Harness } from './harness'
+import { darkCentroid, placeSampleCutout, rawExport as rawExportTo, startModelHarness, type ModelHarness } from './model-harness'
 
 /**
  * Issue 5's "Done when", in a real browser against the real handlers and the real engine worker:
@@ -58,16 +58,7 @@ describe('generate shadow in the editor (real browser, real engine worker)', () 
   let steered: { data: Buffer; width: number; height: number }
 
   it('opens the photograph, inserts the sample cut-out and places it on the shore', async () => {
-    await chooseFiles(page, 'open-photo', PHOTO)
-    await waitLayers(page, 1)
-    await chooseFiles(page, 'insert-object', CUTOUT)
-    await waitLayers(page, 2)
-    // Where the bundled sample puts it (resources/samples/sample.json): on the gravel, lower right.
-    for (const [id, v] of [['prop-x', '1900'], ['prop-y', '1180']] as const) {
-      await page.fill(`[data-testid="${id}"]`, v)
-      await page.press(`[data-testid="${id}"]`, 'Enter')
-    }
-    await settled(page)
+    await placeSampleCutout(page)
     object = (await composition(page)).layers.find((l) => l.kind === 'object') as ObjectLayer
     expect(object.transform.x).toBe(1900)
     base = await rawExport('base.png')
