@@ -192,3 +192,33 @@ export function estimateCastAngle(attention: Float32Array, object: Float32Array,
   if (pairs === 0 || agreement < Math.max(minAgreement, 1e-6)) return { angle: DEFAULT_CAST_ANGLE, source: 'default', pairs, agreement }
   return { angle: Math.atan2(vy, vx), source: 'scene', pairs, agreement }
 }
+
+/**
+ * A model's direction output ([n,s,s,2] per-pixel (cos, sin) votes, see architecture.ts
+ * directionHead), sample i: the mean vote's angle and length. Training pulls the mean toward the
+ * true unit vector, so its length is how sure the model is (about 1 when every crop like this one
+ * casts the same way, near 0 when the crop does not show the light).
+ */
+export function directionVote(direction: Float32Array, s: number, i = 0): { angle: number; confidence: number } {
+  const n = s * s
+  if (direction.length < (i + 1) * n * 2) throw new Error(`directionVote: ${direction.length} values for sample ${i} of ${s}x${s}x2`)
+  let x = 0, y = 0
+  const o = i * n * 2
+  for (let k = 0; k < n; k++) {
+    x += direction[o + k * 2]
+    y += direction[o + k * 2 + 1]
+  }
+  return { angle: Math.atan2(y, x), confidence: Math.hypot(x, y) / n }
+}
+
+/**
+ * Below this confidence the pipeline keeps DEFAULT_CAST_ANGLE instead of the model's vote. A mean
+ * unit vector of length 0.5 means the votes are clearly one-sided (a circular standard deviation of
+ * about 67 degrees); chosen a priori like MIN_CAST_AGREEMENT, not fitted to a test set.
+ */
+export const MIN_DIRECTION_CONFIDENCE = 0.5
+
+/** Absolute difference of two angles (radians), in [0, pi]. */
+export function angleDifference(a: number, b: number): number {
+  return Math.abs(Math.atan2(Math.sin(a - b), Math.cos(a - b)))
+}

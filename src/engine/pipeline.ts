@@ -24,7 +24,7 @@ import sharp from 'sharp'
 import type { RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
-import { castFrameRotation, DEFAULT_CAST_ANGLE, estimateCastAngle, rotateSquare } from './cast-frame'
+import { castFrameRotation, DEFAULT_CAST_ANGLE, directionVote, estimateCastAngle, MIN_DIRECTION_CONFIDENCE, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
 export const CONTEXT_SCALE = 8
@@ -95,8 +95,9 @@ export interface GenerateShadowOptions {
    * Without castAngle: read the direction from the attention maps (estimateCastAngle), falling
    * back to the default when their votes disagree. Meant for maps the user painted or corrected:
    * on the model's own maps the estimate measured no better than chance on held-out synthetic
-   * pairs (docs/model.md), so by default a cast-frame model casts with DEFAULT_CAST_ANGLE (light
-   * from the upper left), which the user then steers.
+   * pairs (docs/model.md). Without either, a model with a direction output uses its own vote when
+   * it is sure enough, and otherwise (and models without one) DEFAULT_CAST_ANGLE, light from the
+   * upper left, which the user then steers.
    */
   lightFromAttention?: boolean
 }
@@ -104,7 +105,14 @@ export interface GenerateShadowOptions {
 /** The direction a cast-frame model was given, and where it came from. */
 export interface CastUsed {
   angle: number
-  source: 'user' | 'scene' | 'default'
+  /**
+   * 'user': options.castAngle; 'scene': read from the attention maps (lightFromAttention);
+   * 'model': the model's own direction output, sure enough (MIN_DIRECTION_CONFIDENCE);
+   * 'default': DEFAULT_CAST_ANGLE (none of those).
+   */
+  source: 'user' | 'scene' | 'model' | 'default'
+  /** The direction output's confidence (0-1) when the model has one. */
+  confidence?: number
 }
 
 export interface GenerateShadowResult {
@@ -418,6 +426,9 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     for (let i = 0; i < S * S; i++) object[i] = batch[i * 4 + 3]
     const estimate = estimateCastAngle(first.attention, object, S)
     cast = { angle: estimate.angle, source: estimate.source }
+  } else if (first.direction) {
+    const vote = directionVote(first.direction, S)
+    cast = vote.confidence >= MIN_DIRECTION_CONFIDENCE ? { angle: vote.angle, source: 'model', confidence: vote.confidence } : { ...cast, confidence: vote.confidence }
   }
   const turn = castFrameRotation(cast.angle)
   const turned = rotateSquare(batch, S, 4, turn)

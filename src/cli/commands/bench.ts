@@ -6,6 +6,7 @@ import sharp from 'sharp'
 import type { Command } from '../command'
 import { intOption, parseCommandArgs } from '../args'
 import { UserError } from '../../core/errors'
+import { median } from '../../core/stats'
 import { decodeMask, decodeRgb, encodeImage, type RawImage } from '../../core/image'
 import type { ShadowEngine } from '../../engine/inference'
 import { umbraRoot } from '../../engine/model-dir'
@@ -32,11 +33,6 @@ function realDevSample(): string {
   return join(umbraRoot(), '..', 'shared', 'real-dev', 'desobav2_0')
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 
 async function timeInference(engine: ShadowEngine, runs: number): Promise<number> {
   const S = engine.size

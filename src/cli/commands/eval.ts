@@ -1,9 +1,9 @@
-import { promises as fs } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import type { Command } from '../command'
 import { intOption, parseCommandArgs, requireOption } from '../args'
 import { ProgressBar } from '../progress'
 import { UserError } from '../../core/errors'
+import { resolveModelDir } from '../model-folder'
 
 const usage = `usage: umbra eval --data DIR [--model DIR] [--baseline identity|geometric|all|none] [options]
 
@@ -17,16 +17,10 @@ summary.json and comparison.png.
   --runtime NAME    auto (default), onnx or tfjs: how the model runs (the umbra shadow pipeline)
   --limit N         only the first N samples
   --light SOURCE    how a cast-frame model gets the shadow's direction: default (as \`umbra shadow\`:
-                    light from the upper left), scene (read from the model's attention maps), or
+                    the model's own estimate when sure, else light from the upper left), scene
+                    (read from the model's attention maps), or
                     truth (the pair's own shadow: how good the shadow is when the direction is right)
   --out DIR         where the CSV / sheet go (default runs/eval/<data folder name>[-<model name>])`
-
-async function resolveModelDir(dir: string): Promise<string> {
-  const hasManifest = async (d: string) => fs.stat(join(d, 'manifest.json')).then(() => true, () => false)
-  if (await hasManifest(dir)) return dir
-  if (await hasManifest(join(dir, 'model'))) return join(dir, 'model')
-  throw new UserError('MODEL_NOT_FOUND', `${dir} is neither a model folder nor a training run with a model/ folder (no manifest.json)`)
-}
 
 const command: Command = {
   name: 'eval',

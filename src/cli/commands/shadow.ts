@@ -19,11 +19,19 @@ Adds the object's shadow to the photo at full resolution.
   --attention DIR    also write the attention maps (occluders.png, occluder-shadows.png, photo-sized)
   --light DIRECTION  where the shadow falls: degrees (0 = right, 90 = down, in photo pixels), or
                      'scene' to read it from the attention maps (unreliable for now, see
-                     docs/model.md); default: light from the upper left
+                     docs/model.md); default: the model's own estimate when it is sure
+                     enough, otherwise light from the upper left
   --model DIR        model folder (default resources/models/default)
   --runtime R        auto (default), onnx or tfjs
   --quality Q        JPEG/WebP quality 1-100 (default 92)
   --verbose          print the runtime that ran and the time of each stage`
+
+const CAST_SOURCE_WORDS = {
+  user: '--light',
+  scene: 'read from the scene',
+  model: "the model's estimate",
+  default: 'the default light, from the upper left',
+} as const
 
 const command: Command = {
   name: 'shadow',
@@ -129,7 +137,7 @@ const command: Command = {
         const ms = (v: number) => `${v.toFixed(0)} ms`
         const t = result.timings
         console.log(`runtime: ${engine.runtime} (${engine.detail}); model ${engine.manifest.name}, ${engine.size} px`)
-        if (result.cast) console.log(`shadow cast at ${((result.cast.angle * 180) / Math.PI).toFixed(0)} degrees (${result.cast.source === 'user' ? '--light' : result.cast.source === 'scene' ? 'read from the scene' : 'the default light, from the upper left'})`)
+        if (result.cast) console.log(`shadow cast at ${((result.cast.angle * 180) / Math.PI).toFixed(0)} degrees (${CAST_SOURCE_WORDS[result.cast.source]}${result.cast.confidence !== undefined ? `; model's direction confidence ${result.cast.confidence.toFixed(2)}` : ''})`)
         console.log(`object ${result.objectBox.width}x${result.objectBox.height} at ${result.objectBox.x},${result.objectBox.y}; window ${result.window.width}x${result.window.height} at ${result.window.x},${result.window.y}`)
         console.log(
           `timings: load+decode ${ms(t1 - t0)}, crop ${ms(t.crop)}, infer ${ms(t.infer)}, upsample ${ms(t.upsample)}, composite ${ms(t.composite)}, ` +

@@ -2,6 +2,8 @@ import type { Command } from '../command'
 import { floatOption, intOption, parseCommandArgs, requireOption } from '../args'
 import { ProgressBar, formatDuration } from '../progress'
 import { UserError } from '../../core/errors'
+import type { ShadowModelConfig } from '../../engine/model/architecture'
+import { resolveModelDir } from '../model-folder'
 
 const usage = `usage: umbra train --data DIR --out RUN_DIR [options]
 
@@ -24,6 +26,9 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
   --checkpoint-minutes M   checkpoint interval (default 5)
   --model-minutes M        interval for writing RUN_DIR/model (tfjs + ONNX; default 15)
   --seed N          random seed of a new run (default 1)
+  --init-from DIR   start a new run from a trained model folder (or run folder: its model/): its
+                    size and widths, its weights copied layer by layer; layers it lacks (a new
+                    output) start fresh
   --backend NAME    force a tfjs backend: tensorflow-gpu, tensorflow, wasm, cpu
   --workers N       threads per step (default 1): N > 1 splits each batch over N-1 worker threads
                     plus this one (data-parallel, averaged gradients); worth it on idle cores only
@@ -52,6 +57,7 @@ const command: Command = {
         'checkpoint-minutes': { type: 'string' },
         'model-minutes': { type: 'string' },
         seed: { type: 'string' },
+        'init-from': { type: 'string' },
         backend: { type: 'string' },
         workers: { type: 'string' },
       },
@@ -86,12 +92,23 @@ const command: Command = {
     console.error(`umbra train: backend ${backend.backend}: ${backend.detail}`)
 
     const scale = (ws: number[]) => ws.map((w) => Math.max(2, Math.round(w * width)))
-    const modelConfig = {
+    let modelConfig = {
       ...DEFAULT_MODEL_CONFIG,
       size,
       attentionWidths: scale(DEFAULT_MODEL_CONFIG.attentionWidths),
       shadowWidths: scale(DEFAULT_MODEL_CONFIG.shadowWidths),
       refineWidth: Math.max(2, Math.round(DEFAULT_MODEL_CONFIG.refineWidth * width)),
+    }
+    let initialGenerator: import('@tensorflow/tfjs').LayersModel | undefined
+    if (values['init-from'] !== undefined) {
+      if (values.size !== undefined || values.width !== undefined) throw new UserError('BAD_ARGS', '--init-from takes the size and widths of the model it starts from: leave out --size and --width')
+      const { loadTfjsModel } = await import('../../engine/model-dir')
+      const init = await loadTfjsModel(await resolveModelDir(values['init-from']))
+      const a = init.manifest.architecture as Partial<ShadowModelConfig>
+      if (!a.attentionWidths || !a.shadowWidths || !a.refineWidth) throw new UserError('MODEL_CORRUPT', `${values['init-from']}: its manifest does not give the model's widths`)
+      modelConfig = { ...modelConfig, size: init.manifest.inputSize, attentionWidths: a.attentionWidths, shadowWidths: a.shadowWidths, refineWidth: a.refineWidth }
+      initialGenerator = init.model
+      console.error(`umbra train: new run from ${values['init-from']} (${init.manifest.name}, ${init.manifest.training?.steps ?? '?'} steps)`)
     }
 
     const controller = new AbortController()
@@ -125,6 +142,8 @@ const command: Command = {
         ganStartStep: ganStart,
         lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, shadowBalanceCap: balanceCap },
         workers,
+        initialGenerator,
+        initialWeightsByName: initialGenerator !== undefined,
         checkpointEverySeconds: ckptMinutes * 60,
         modelEverySeconds: modelMinutes * 60,
         backend: backend.backend,
@@ -136,7 +155,7 @@ const command: Command = {
         onProgress: (p) => {
           if (p.event !== 'step') return
           const l = p.losses
-          const extra = `step ${p.step}/${p.totalSteps} ${(p.msPerStep / 1000).toFixed(2)}s/step loss ${l.total.toFixed(3)} (dark ${l.darkening.toFixed(4)} att ${l.attention.toFixed(3)} img ${l.image.toFixed(4)} grad ${l.gradient.toFixed(4)} adv ${l.adversarial.toFixed(3)} D ${l.discriminator.toFixed(3)})`
+          const extra = `step ${p.step}/${p.totalSteps} ${(p.msPerStep / 1000).toFixed(2)}s/step loss ${l.total.toFixed(3)} (dark ${l.darkening.toFixed(4)} att ${l.attention.toFixed(3)} img ${l.image.toFixed(4)} grad ${l.gradient.toFixed(4)} adv ${l.adversarial.toFixed(3)} D ${l.discriminator.toFixed(3)}${l.direction ? ` dir ${l.direction.toFixed(3)}` : ''})`
           if (process.stderr.isTTY) {
             if (!bar) bar = new ProgressBar(p.totalSteps - p.startStep, 'train', 'steps')
             bar.update(p.step - p.startStep, extra)

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs'
  *   shadow U-Net (6 -> 3) on concat(input, attention) -> coarse darkening logits
  *   refinement block on concat(coarse logits, input, attention), residual on the logits,
  *   sigmoid -> per-channel shadow density d in [0,1]                               -> output 'darkening'
+ *   with directionHead: 1x1 convolution of the attention features -> (cos, sin) votes -> output 'direction'
  *
  * The composite is rgb * (1 - d): a multiplicative shadow layer (see docs/model.md for why).
  * Only the layer classes listed in the engine contract are used, so the ONNX exporter covers them:
@@ -32,6 +33,13 @@ export interface ShadowModelConfig {
    * guesses the direction itself). Changes no layer: it is how the model was trained and must be fed.
    */
   castFrame?: 'down'
+  /**
+   * A third output 'direction' [N,S,S,2] from the attention block's features: per-pixel votes for
+   * (cos, sin) of the shadow's cast angle in the image frame; their mean is the model's estimate and
+   * its length how sure it is (training pulls the mean toward the true unit vector, so where the
+   * scene shows nothing to copy it stays short). Only for cast-frame models, which need a direction.
+   */
+  directionHead?: boolean
 }
 
 /**
@@ -46,6 +54,7 @@ export const DEFAULT_MODEL_CONFIG: ShadowModelConfig = {
   refineWidth: 12,
   darkeningBiasInit: -4,
   castFrame: 'down',
+  directionHead: true,
 }
 
 /** A tiny configuration for tests (32 px, 3 levels). */
@@ -67,9 +76,10 @@ export function validateModelConfig(config: ShadowModelConfig): void {
     if (!Number.isInteger(w) || w < 1) throw new Error(`channel widths must be positive integers, got ${w}`)
   }
   if (config.attentionWidths.length < 2 || config.shadowWidths.length < 2) throw new Error('each U-Net needs at least 2 levels')
+  if (config.directionHead && config.castFrame !== 'down') throw new Error('a direction output is only for cast-frame models (castFrame: "down")')
 }
 
-function conv(name: string, filters: number, opts: { kernel?: number; stride?: number; activation?: 'relu' | 'sigmoid' | 'linear'; biasInit?: number } = {}) {
+function conv(name: string, filters: number, opts: { kernel?: number; stride?: number; activation?: 'relu' | 'sigmoid' | 'linear'; biasInit?: number; zeroKernel?: boolean } = {}) {
   return tf.layers.conv2d({
     name,
     filters,
@@ -78,7 +88,7 @@ function conv(name: string, filters: number, opts: { kernel?: number; stride?: n
     padding: 'same',
     activation: opts.activation ?? 'relu',
     useBias: true,
-    kernelInitializer: 'heNormal',
+    kernelInitializer: opts.zeroKernel ? 'zeros' : 'heNormal',
     biasInitializer: opts.biasInit !== undefined ? tf.initializers.constant({ value: opts.biasInit }) : 'zeros',
   })
 }
@@ -127,7 +137,34 @@ export function buildShadowModel(config: ShadowModelConfig = DEFAULT_MODEL_CONFI
   const logits = tf.layers.add({ name: 'darkening_logits' }).apply([coarse, delta]) as tf.SymbolicTensor
   const darkening = tf.layers.activation({ name: 'darkening', activation: 'sigmoid' }).apply(logits) as tf.SymbolicTensor
 
-  return tf.model({ name: 'umbra_shadow_generator', inputs: input, outputs: [attention, darkening] })
+  const outputs = [attention, darkening]
+  // Zero kernel: the new output starts with no opinion (confidence 0), so added to a trained model
+  // its first, large errors do not jolt the attention block it reads from.
+  if (config.directionHead) outputs.push(conv('direction', 2, { kernel: 1, activation: 'linear', zeroKernel: true }).apply(attFeatures) as tf.SymbolicTensor)
+  return tf.model({ name: 'umbra_shadow_generator', inputs: input, outputs })
+}
+
+/**
+ * The attention block alone (shares the generator's layers and weights): input -> [attention,
+ * direction]. Training runs it on the unturned example, where the direction is still to be read.
+ */
+export function attentionView(generator: tf.LayersModel): tf.LayersModel {
+  const cached = attentionViews.get(generator)
+  if (cached) return cached
+  const view = tf.model({
+    name: 'umbra_attention_view',
+    inputs: generator.inputs,
+    outputs: [generator.getLayer('attention').output as tf.SymbolicTensor, generator.getLayer('direction').output as tf.SymbolicTensor],
+  })
+  attentionViews.set(generator, view)
+  return view
+}
+
+const attentionViews = new WeakMap<tf.LayersModel, tf.LayersModel>()
+
+/** Whether this generator has the direction output (config.directionHead). */
+export function hasDirectionOutput(generator: tf.LayersModel): boolean {
+  return generator.outputNames.length > 2
 }
 
 /** Forward multiply-adds x2 per sample, from the layer shapes (convolutions dominate; the rest is counted roughly). */

@@ -27,8 +27,8 @@ export async function createOnnxRunner(onnxBytes: Uint8Array, manifest: ModelMan
   })
   const size = manifest.inputSize
   const inputName = manifest.onnx.inputName
-  const [attentionName, darkeningName] = manifest.onnx.outputNames
-  if (!session.inputNames.includes(inputName) || !session.outputNames.includes(attentionName) || !session.outputNames.includes(darkeningName)) {
+  const [attentionName, darkeningName, directionName] = manifest.onnx.outputNames
+  if (!session.inputNames.includes(inputName) || !session.outputNames.includes(attentionName) || !session.outputNames.includes(darkeningName) || (directionName && !session.outputNames.includes(directionName))) {
     await session.release()
     throw new Error(`model.onnx does not have the manifest's input/outputs (${inputName} -> ${manifest.onnx.outputNames.join(', ')})`)
   }
@@ -45,7 +45,8 @@ export async function createOnnxRunner(onnxBytes: Uint8Array, manifest: ModelMan
       const result = await session.run({ [inputName]: input })
       const attention = result[attentionName]
       const darkening = result[darkeningName]
-      const out = { attention: attention.data as Float32Array, darkening: darkening.data as Float32Array }
+      const out: ModelOutputs = { attention: attention.data as Float32Array, darkening: darkening.data as Float32Array }
+      if (directionName) out.direction = result[directionName].data as Float32Array
       // onnxruntime-node tensors own native memory until disposed; the Float32Arrays above are JS copies.
       for (const t of Object.values(result)) t.dispose?.()
       return out

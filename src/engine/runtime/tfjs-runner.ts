@@ -28,12 +28,12 @@ export async function createTfjsRunner(modelDir: string, options: TfjsRunnerOpti
     async run(batch: Float32Array, n: number): Promise<ModelOutputs> {
       if (disposed) throw new Error('the tfjs model was disposed')
       if (batch.length !== n * size * size * 4) throw new Error(`input has ${batch.length} floats, expected ${n}x${size}x${size}x4`)
-      // The graph runs inside tidy (intermediates freed); the two outputs are read back
+      // The graph runs inside tidy (intermediates freed); the outputs are read back
       // asynchronously (a GPU backend does not block the event loop) and disposed right after.
       const outputs = tf.tidy(() => model.predict(tf.tensor4d(batch, [n, size, size, 4])) as import('@tensorflow/tfjs').Tensor[])
       try {
-        const [attention, darkening] = await Promise.all([outputs[0].data(), outputs[1].data()])
-        return { attention: attention as Float32Array, darkening: darkening as Float32Array }
+        const [attention, darkening, direction] = (await Promise.all(outputs.map((t) => t.data()))) as Float32Array[]
+        return direction ? { attention, darkening, direction } : { attention, darkening }
       } finally {
         tf.dispose(outputs)
       }

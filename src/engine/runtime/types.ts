@@ -7,6 +7,8 @@ export interface ModelOutputs {
   attention: Float32Array
   /** [n, S, S, 3] NHWC: per-channel shadow density d in [0, 1]. */
   darkening: Float32Array
+  /** [n, S, S, 2] NHWC: per-pixel (cos, sin) votes for the cast angle (models with a direction output only). */
+  direction?: Float32Array
 }
 
 export interface ModelRunner {

@@ -202,3 +202,27 @@ export function setModelWeightsChecked(model: tf.LayersModel, tensors: tf.Tensor
   model.setWeights(tensors)
 }
 
+
+/**
+ * Copies weights from `source` into the layers of `target` with the same name and weight shapes
+ * (growing a trained model by a new output: its layers keep their fresh initialisation). Returns
+ * the target layers with weights that were not copied. Throws when nothing matched at all.
+ */
+export function copyWeightsByLayerName(target: tf.LayersModel, source: tf.LayersModel): { fresh: string[] } {
+  const fresh: string[] = []
+  let copied = 0
+  for (const layer of target.layers) {
+    const own = layer.getWeights()
+    if (own.length === 0) continue
+    const from = source.layers.find((l) => l.name === layer.name)
+    const theirs = from?.getWeights() ?? []
+    if (theirs.length === own.length && theirs.every((t, i) => t.shape.join(',') === own[i].shape.join(','))) {
+      layer.setWeights(theirs)
+      copied++
+    } else {
+      fresh.push(layer.name)
+    }
+  }
+  if (copied === 0) throw new UserError('CHECKPOINT_MISMATCH', 'the initial model shares no layer (same name and shapes) with the model being trained')
+  return { fresh }
+}

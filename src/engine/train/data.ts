@@ -166,12 +166,11 @@ export function augmentFor(base: AugmentOptions, config: { castFrame?: string })
 }
 
 /**
- * Rotates an example into the cast frame: its own shadow's direction (or a random one when its
- * shadow is hidden), plus the jitter, is turned to point down.
+ * Rotates an example into the cast frame: its own shadow's direction (`angle`, null when its shadow
+ * is hidden: a random one), plus the jitter, is turned to point down.
  */
-export function rotateToCastFrame(ex: TrainExample, s: number, jitter: number, rng: TrainRng): TrainExample {
-  const angle = castAngleOf(ex.object, ex.objectShadow, s) ?? rng.range(-Math.PI, Math.PI)
-  const turn = castFrameRotation(angle + (jitter > 0 ? jitter * rng.normal() : 0))
+export function rotateToCastFrame(ex: TrainExample, s: number, jitter: number, rng: TrainRng, angle = castAngleOf(ex.object, ex.objectShadow, s)): TrainExample {
+  const turn = castFrameRotation((angle ?? rng.range(-Math.PI, Math.PI)) + (jitter > 0 ? jitter * rng.normal() : 0))
   const r = (a: Float32Array, c: number) => rotateSquare(a, s, c, turn)
   return {
     ...ex,
@@ -200,6 +199,12 @@ export interface TrainExample {
   object: Float32Array
   /** Per attention channel: 1 = supervised, 0 = mask unknown (left out of the loss). Absent = both known. */
   attentionWeight?: [number, number]
+  /**
+   * Cast-frame examples: the same crop before it was turned, as the pipeline's first pass sees a
+   * photo, with its attention targets and the unit vector (cos, sin) of its shadow's cast angle
+   * (null when the object's shadow is hidden). Trains the attention block and the direction output.
+   */
+  view?: { input: Float32Array; attention: Float32Array; direction: [number, number] | null }
 }
 
 /** Bounding box (inclusive, pixels) of mask values > 0.5, or null when empty. */
@@ -286,7 +291,12 @@ export function makeExample(pair: PairImages, s: number, aug: AugmentOptions, rn
       ex.attention[o * 2 + 1] = bil(pair.occluderShadows)
     }
   }
-  return aug.castFrame ? rotateToCastFrame(ex, s, aug.castJitter ?? 0, rng) : ex
+  if (!aug.castFrame) return ex
+  const angle = castAngleOf(ex.object, ex.objectShadow, s)
+  return {
+    ...rotateToCastFrame(ex, s, aug.castJitter ?? 0, rng, angle),
+    view: { input: ex.input, attention: ex.attention, direction: angle === null ? null : [Math.cos(angle), Math.sin(angle)] },
+  }
 }
 
 /**

@@ -3,15 +3,17 @@ import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { UserError } from '../../core/errors'
 import { writeFileAtomic } from '../../core/atomic'
-import { ARCHITECTURE_VERSION, buildShadowModel, DEFAULT_MODEL_CONFIG, modelGflops, type ShadowModelConfig } from '../model/architecture'
+import { ARCHITECTURE_VERSION, attentionView, buildShadowModel, DEFAULT_MODEL_CONFIG, hasDirectionOutput, modelGflops, type ShadowModelConfig } from '../model/architecture'
+import { angleDifference, directionVote } from '../cast-frame'
+import { median } from '../../core/stats'
 import { buildDiscriminator, defaultDiscriminatorConfig, type DiscriminatorConfig } from '../model/discriminator'
 import { saveModelDir } from '../model-dir'
 import { DEFAULT_AUGMENT, NO_AUGMENT, PairDataset, augmentFor, type AugmentOptions, type TrainExample } from './data'
-import { DEFAULT_LOSS_WEIGHTS, composite, darkeningTarget, discriminatorInput, discriminatorLoss, generatorLoss, shadowBalanceWeights, type BatchTensors, type LossWeights } from './losses'
-import { loadCheckpoint, hasCheckpoint, modelWeightsNamed, saveCheckpoint, setModelWeightsChecked } from './checkpoint'
+import { DEFAULT_LOSS_WEIGHTS, composite, darkeningTarget, shadowBalanceWeights, type BatchTensors, type LossWeights } from './losses'
+import { copyWeightsByLayerName, loadCheckpoint, hasCheckpoint, modelWeightsNamed, saveCheckpoint, setModelWeightsChecked } from './checkpoint'
 import { TrainRng } from './rng'
 import { renderLossPlot, renderSheet, smooth, type Tile } from './plot'
-import { GradientWorkerPool, averageGradients, computeGradients } from './parallel'
+import { GradientWorkerPool, applyGradients, averageGradients, computeGradients, type StepLosses } from './parallel'
 
 /**
  * The GAN training loop used by `umbra train` (and reusable by fine-tuning): generator step on
@@ -58,6 +60,11 @@ export interface TrainOptions {
   backend: string
   /** Start from these generator weights instead of fresh ones (fine-tuning); must match modelConfig. */
   initialGenerator?: tf.LayersModel
+  /**
+   * Copy initialGenerator's weights layer by layer (same name and shapes) instead: a new run that
+   * grows a trained model (e.g. by the direction output); layers it lacks keep fresh weights.
+   */
+  initialWeightsByName?: boolean
   modelName?: string
   baseModel?: string | null
   /** Write model/ and best/ folders through saveModelDir (off in tests that only check checkpoints). */
@@ -102,15 +109,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'dataDir' | 'outDir' | 'b
   saveModels: true,
 }
 
-export interface StepLosses {
-  total: number
-  darkening: number
-  image: number
-  attention: number
-  gradient: number
-  adversarial: number
-  discriminator: number
-}
+export type { StepLosses }
 
 export interface TrainProgress {
   step: number
@@ -131,6 +130,12 @@ export interface ValidationResult {
   /** RMSE (0-255) of the composite over the whole crop, at model resolution. */
   globalRmse: number
   count: number
+  /**
+   * Models with a direction output, on the unturned crops whose shadow direction is known: median
+   * angle error of the vote (degrees), the mean vote length, and the share of crops whose vote
+   * passes MIN_DIRECTION_CONFIDENCE.
+   */
+  direction?: { medianErrorDeg: number; meanConfidence: number; count: number }
 }
 
 export interface TrainResult {
@@ -167,11 +172,13 @@ const LOG_FILE = 'loss-log.jsonl'
 
 export function stackBatch(examples: TrainExample[], s: number): BatchTensors {
   const b = examples.length
-  const cat = (key: Exclude<keyof TrainExample, 'attentionWeight'>, ch: number) => {
+  const stack = (arrays: Float32Array[], ch: number) => {
     const out = new Float32Array(b * s * s * ch)
-    examples.forEach((e, i) => out.set(e[key], i * s * s * ch))
+    arrays.forEach((a, i) => out.set(a, i * s * s * ch))
     return tf.tensor4d(out, [b, s, s, ch])
   }
+  const cat = (key: 'input' | 'noShadow' | 'shadow' | 'attention' | 'objectShadow' | 'object', ch: number) => stack(examples.map((e) => e[key]), ch)
+  const views = examples.every((e) => e.view) ? examples.map((e) => e.view as NonNullable<TrainExample['view']>) : null
   return {
     input: cat('input', 4),
     noShadow: cat('noShadow', 3),
@@ -183,12 +190,21 @@ export function stackBatch(examples: TrainExample[], s: number): BatchTensors {
     attentionWeight: examples.some((e) => e.attentionWeight)
       ? tf.tensor4d(examples.flatMap((e) => e.attentionWeight ?? [1, 1]), [b, 1, 1, 2])
       : undefined,
+    view: views
+      ? {
+          input: stack(views.map((v) => v.input), 4),
+          attention: stack(views.map((v) => v.attention), 2),
+          direction: tf.tensor2d(views.flatMap((v) => v.direction ?? [0, 0]), [b, 2]),
+          directionKnown: tf.tensor2d(views.map((v) => (v.direction ? 1 : 0)), [b, 1]),
+        }
+      : undefined,
   }
 }
 
-function disposeBatch(b: BatchTensors): void {
+export function disposeBatch(b: BatchTensors): void {
   tf.dispose([b.input, b.noShadow, b.shadow, b.attention, b.objectShadow, b.object])
   if (b.attentionWeight) b.attentionWeight.dispose()
+  if (b.view) tf.dispose(Object.values(b.view))
 }
 
 export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
@@ -209,7 +225,12 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   const generator = buildShadowModel(modelConfig)
   const discriminator = buildDiscriminator(discConfig)
   if (opts.initialGenerator && !ckpt) {
-    setModelWeightsChecked(generator, opts.initialGenerator.getWeights(), 'initial generator')
+    if (opts.initialWeightsByName) {
+      const { fresh } = copyWeightsByLayerName(generator, opts.initialGenerator)
+      log(`initial weights copied layer by layer${fresh.length > 0 ? `; new layers: ${fresh.join(', ')}` : ''}`)
+    } else {
+      setModelWeightsChecked(generator, opts.initialGenerator.getWeights(), 'initial generator')
+    }
   }
   const lrG = ckpt && !opts.overrideLr ? ckpt.meta.lrG : opts.lrG
   const lrD = ckpt && !opts.overrideLr ? ckpt.meta.lrD : opts.lrD
@@ -431,7 +452,7 @@ export function shadowBalanceCapAt(step: number): number {
 }
 
 function zeroLosses(): StepLosses {
-  return { total: 0, darkening: 0, image: 0, attention: 0, gradient: 0, adversarial: 0, discriminator: 0 }
+  return { total: 0, darkening: 0, image: 0, attention: 0, gradient: 0, adversarial: 0, direction: 0, discriminator: 0 }
 }
 
 function roundLosses(l: StepLosses): Record<string, number> {
@@ -452,48 +473,12 @@ export function trainStep(
   weights: LossWeights,
   gan: boolean,
 ): StepLosses {
-  let fake: tf.Tensor4D | null = null
-  let parts: tf.Scalar[] = []
   try {
-    const total = optG.minimize(
-      () => {
-        const [attention, darkening] = generator.apply(batch.input, { training: true }) as tf.Tensor4D[]
-        const loss = generatorLoss({ attention, darkening }, batch, weights, gan ? (img) => discriminator.apply(discriminatorInput(batch, img), { training: true }) as tf.Tensor : null)
-        fake = tf.keep(loss.composite)
-        parts = [loss.darkening, loss.image, loss.attention, loss.gradient, loss.adversarial].map((t) => tf.keep(t))
-        return loss.total
-      },
-      true,
-      gVars,
-    ) as tf.Scalar
-    let dLoss: tf.Scalar | null = null
-    if (gan && fake) {
-      const judged: tf.Tensor4D = fake
-      dLoss = optD.minimize(
-        () => {
-          const real = discriminator.apply(discriminatorInput(batch, batch.shadow), { training: true }) as tf.Tensor
-          const fakeLogits = discriminator.apply(discriminatorInput(batch, judged), { training: true }) as tf.Tensor
-          return discriminatorLoss(real, fakeLogits)
-        },
-        true,
-        dVars,
-      ) as tf.Scalar
-    }
-    const [d, im, at, gr, adv] = parts.map((p) => p.dataSync()[0])
-    const out: StepLosses = {
-      total: total.dataSync()[0],
-      darkening: d,
-      image: im,
-      attention: at,
-      gradient: gr,
-      adversarial: adv,
-      discriminator: dLoss ? dLoss.dataSync()[0] : 0,
-    }
-    tf.dispose([total, dLoss as tf.Tensor])
-    return out
+    const r = computeGradients(generator, discriminator, gVars, dVars, batch, weights, gan)
+    applyGradients(optG, gVars, r.g)
+    if (r.d) applyGradients(optD, dVars, r.d)
+    return r.losses
   } finally {
-    tf.dispose(parts)
-    if (fake) tf.dispose(fake as tf.Tensor)
     disposeBatch(batch)
   }
 }
@@ -529,22 +514,19 @@ export async function parallelStep(
     disposeBatch(batch)
   }
   const results = [local, ...(await remote)]
-  const apply = (opt: tf.Optimizer, vars: tf.Variable[], grads: Float32Array[]) => {
-    const named: Record<string, tf.Tensor> = {}
-    vars.forEach((v, i) => (named[v.name] = tf.tensor(grads[i], v.shape)))
-    opt.applyGradients(named)
-    tf.dispose(Object.values(named))
-  }
-  apply(optG, gVars, averageGradients(results.map((r) => ({ grads: r.g, count: r.count }))))
-  if (gan && results.every((r) => r.d)) apply(optD, dVars, averageGradients(results.map((r) => ({ grads: r.d as Float32Array[], count: r.count }))))
+  applyGradients(optG, gVars, averageGradients(results.map((r) => ({ grads: r.g, count: r.count }))))
+  if (gan && results.every((r) => r.d)) applyGradients(optD, dVars, averageGradients(results.map((r) => ({ grads: r.d as Float32Array[], count: r.count }))))
   const total = results.reduce((n, r) => n + r.count, 0)
   const avg = (key: keyof StepLosses) => results.reduce((acc, r) => acc + r.losses[key] * r.count, 0) / total
-  return { total: avg('total'), darkening: avg('darkening'), image: avg('image'), attention: avg('attention'), gradient: avg('gradient'), adversarial: avg('adversarial'), discriminator: avg('discriminator') }
+  return { total: avg('total'), darkening: avg('darkening'), image: avg('image'), attention: avg('attention'), gradient: avg('gradient'), adversarial: avg('adversarial'), direction: avg('direction'), discriminator: avg('discriminator') }
 }
 
 /** Validation at model resolution: the darkening loss and RMSEs of the composite (0-255). */
 export function validate(generator: tf.LayersModel, examples: TrainExample[], s: number): ValidationResult {
   let l1 = 0, localSq = 0, localN = 0, globalSq = 0, globalN = 0
+  const directionErrors: number[] = []
+  let confidenceSum = 0
+  const withDirection = hasDirectionOutput(generator)
   for (let i = 0; i < examples.length; i += 8) {
     const chunk = examples.slice(i, i + 8)
     const batch = stackBatch(chunk, s)
@@ -559,6 +541,16 @@ export function validate(generator: tf.LayersModel, examples: TrainExample[], s:
       const inMask = tf.cast(tf.greater(batch.objectShadow, 0.5), 'float32')
       return [l1Sum, tf.sum(tf.mul(sq, inMask)), tf.mul(tf.sum(inMask), 3), tf.sum(sq), tf.scalar(sq.size)].map((t) => t.dataSync()[0])
     })
+    if (withDirection && batch.view) {
+      const votes = tf.tidy(() => (attentionView(generator).predict((batch.view as NonNullable<BatchTensors['view']>).input) as tf.Tensor[])[1].dataSync() as Float32Array)
+      chunk.forEach((e, k) => {
+        const truth = e.view?.direction
+        if (!truth) return
+        const vote = directionVote(votes, s, k)
+        directionErrors.push((angleDifference(vote.angle, Math.atan2(truth[1], truth[0])) * 180) / Math.PI)
+        confidenceSum += vote.confidence
+      })
+    }
     disposeBatch(batch)
     l1 += r[0] * chunk.length
     localSq += r[1]
@@ -571,6 +563,9 @@ export function validate(generator: tf.LayersModel, examples: TrainExample[], s:
     localRmse: Math.sqrt(localSq / Math.max(1, localN)),
     globalRmse: Math.sqrt(globalSq / Math.max(1, globalN)),
     count: examples.length,
+    ...(directionErrors.length > 0
+      ? { direction: { medianErrorDeg: median(directionErrors), meanConfidence: confidenceSum / directionErrors.length, count: directionErrors.length } }
+      : {}),
   }
 }
 

@@ -23,9 +23,11 @@ export interface LossWeights {
   attention: number
   gradient: number
   adversarial: number
+  /** Direction output (models with one): squared error of the mean (cos, sin) vote. Default 1. */
+  direction?: number
 }
 
-export const DEFAULT_LOSS_WEIGHTS: LossWeights = { darkening: 10, image: 10, attention: 1, gradient: 1, adversarial: 0.01 }
+export const DEFAULT_LOSS_WEIGHTS: LossWeights = { darkening: 10, image: 10, attention: 1, gradient: 1, adversarial: 0.01, direction: 1 }
 
 export interface BatchTensors {
   input: tf.Tensor4D // [B,S,S,4]
@@ -36,6 +38,15 @@ export interface BatchTensors {
   object: tf.Tensor4D // [B,S,S,1]
   /** [B,1,1,2]: 1 where the occluder / occluder-shadow mask is known, 0 where it is not (fine-tuning pairs); absent = all known. */
   attentionWeight?: tf.Tensor4D
+  /** Cast-frame examples: the unturned crops (TrainExample.view), for the attention block and the direction output. */
+  view?: ViewTensors
+}
+
+export interface ViewTensors {
+  input: tf.Tensor4D // [B,S,S,4]
+  attention: tf.Tensor4D // [B,S,S,2]
+  direction: tf.Tensor2D // [B,2] unit vectors (0 where unknown)
+  directionKnown: tf.Tensor2D // [B,1] 1 = the shadow's direction is known
 }
 
 /** d* = clamp(1 - shadow/noshadow) per channel: the darkening that turns the shadow-free photo into the target. */
@@ -139,6 +150,20 @@ export function generatorLoss(
     tf.mul(adversarial, weights.adversarial),
   ]) as tf.Scalar
   return { total, darkening, image, attention, gradient, adversarial, composite: comp }
+}
+
+/**
+ * The attention block's losses on the unturned crops: the same balanced cross-entropy as in the
+ * cast frame, and the squared distance between the mean direction vote and the true unit vector.
+ * Minimising it makes the mean the expected unit vector given the crop, so its length falls where
+ * the direction cannot be read (the pipeline then keeps its default light).
+ */
+export function viewLoss(outputs: { attention: tf.Tensor4D; direction: tf.Tensor4D }, view: ViewTensors, attentionWeight?: tf.Tensor4D): { attention: tf.Scalar; direction: tf.Scalar } {
+  const attention = balancedBce(outputs.attention, view.attention, attentionWeight)
+  const vote = tf.mean(outputs.direction, [1, 2]) // [B,2]
+  const err = tf.sum(tf.squaredDifference(vote, view.direction), -1, true) // [B,1]
+  const direction = tf.div(tf.sum(tf.mul(err, view.directionKnown)), tf.maximum(tf.sum(view.directionKnown), 1)) as tf.Scalar
+  return { attention, direction }
 }
 
 export function discriminatorInput(batch: BatchTensors, judged: tf.Tensor4D): tf.Tensor4D {

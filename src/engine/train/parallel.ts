@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs'
 import { Worker } from 'node:worker_threads'
-import type { ShadowModelConfig } from '../model/architecture'
+import { attentionView, hasDirectionOutput, type ShadowModelConfig } from '../model/architecture'
 import type { DiscriminatorConfig } from '../model/discriminator'
 import type { TrainExample } from './data'
-import { discriminatorInput, discriminatorLoss, generatorLoss, type BatchTensors, type LossWeights } from './losses'
+import { discriminatorInput, discriminatorLoss, generatorLoss, viewLoss, type BatchTensors, type LossWeights } from './losses'
 
 /**
  * Data-parallel training steps on worker threads. tfjs-wasm runs one thread per instance in Node,
@@ -16,11 +16,27 @@ import { discriminatorInput, discriminatorLoss, generatorLoss, type BatchTensors
 export interface StepGradients {
   g: Float32Array[]
   d: Float32Array[] | null
-  losses: { total: number; darkening: number; image: number; attention: number; gradient: number; adversarial: number; discriminator: number }
+  losses: StepLosses
   count: number
 }
 
-/** Gradients of the generator and (with gan) discriminator losses for one batch, without applying them. */
+/** Loss terms of one step (batch means); `direction` is 0 for models without a direction output. */
+export interface StepLosses {
+  total: number
+  darkening: number
+  image: number
+  attention: number
+  gradient: number
+  adversarial: number
+  direction: number
+  discriminator: number
+}
+
+/**
+ * Gradients of the generator and (with gan) discriminator losses for one batch, without applying
+ * them: the single-thread step applies them at once, the data-parallel one averages them first.
+ * Cast-frame batches with unturned views add the attention block's losses on those views.
+ */
 export function computeGradients(
   generator: tf.LayersModel,
   discriminator: tf.LayersModel,
@@ -32,15 +48,29 @@ export function computeGradients(
 ): StepGradients {
   let fake: tf.Tensor4D | null = null
   let parts: tf.Scalar[] = []
+  const view = batch.view && hasDirectionOutput(generator) ? batch.view : null
   try {
     const gRes = tf.variableGrads(() => {
       const [attention, darkening] = generator.apply(batch.input, { training: true }) as tf.Tensor4D[]
       const loss = generatorLoss({ attention, darkening }, batch, weights, gan ? (img) => discriminator.apply(discriminatorInput(batch, img), { training: true }) as tf.Tensor : null)
+      let total = loss.total
+      let viewAttention = tf.scalar(0)
+      let direction = tf.scalar(0)
+      if (view) {
+        const [va, vd] = attentionView(generator).apply(view.input, { training: true }) as tf.Tensor4D[]
+        const vl = viewLoss({ attention: va, direction: vd }, view, batch.attentionWeight)
+        viewAttention = vl.attention
+        direction = vl.direction
+        total = tf.addN([total, tf.mul(viewAttention, weights.attention), tf.mul(direction, weights.direction ?? 1)]) as tf.Scalar
+      }
       fake = tf.keep(loss.composite)
-      parts = [loss.darkening, loss.image, loss.attention, loss.gradient, loss.adversarial].map((t) => tf.keep(t))
-      return loss.total
+      // attention: the mean of the turned and (when trained) the unturned crops' terms
+      const attentionTerm = view ? (tf.div(tf.add(loss.attention, viewAttention), 2) as tf.Scalar) : loss.attention
+      parts = [loss.darkening, loss.image, attentionTerm, loss.gradient, loss.adversarial, direction].map((t) => tf.keep(t))
+      return total
     }, gVars)
-    const g = gVars.map((v) => gRes.grads[v.name].dataSync() as Float32Array)
+    // A variable the loss does not reach (the direction output, on a batch without views) gets zeros.
+    const g = gVars.map((v) => (gRes.grads[v.name] ? (gRes.grads[v.name].dataSync() as Float32Array) : new Float32Array(v.size)))
     let d: Float32Array[] | null = null
     let dLoss = 0
     if (gan && fake) {
@@ -54,14 +84,22 @@ export function computeGradients(
       dLoss = dRes.value.dataSync()[0]
       tf.dispose([dRes.value, ...Object.values(dRes.grads)])
     }
-    const [dk, im, at, gr, adv] = parts.map((p) => p.dataSync()[0])
-    const losses = { total: gRes.value.dataSync()[0], darkening: dk, image: im, attention: at, gradient: gr, adversarial: adv, discriminator: dLoss }
+    const [dk, im, at, gr, adv, dir] = parts.map((p) => p.dataSync()[0])
+    const losses = { total: gRes.value.dataSync()[0], darkening: dk, image: im, attention: at, gradient: gr, adversarial: adv, direction: dir, discriminator: dLoss }
     tf.dispose([gRes.value, ...Object.values(gRes.grads)])
     return { g, d, losses, count: batch.input.shape[0] }
   } finally {
     tf.dispose(parts)
     if (fake) tf.dispose(fake as tf.Tensor)
   }
+}
+
+/** Applies gradients (in `vars` order) with one optimizer step. */
+export function applyGradients(opt: tf.Optimizer, vars: tf.Variable[], grads: Float32Array[]): void {
+  const named: Record<string, tf.Tensor> = {}
+  vars.forEach((v, i) => (named[v.name] = tf.tensor(grads[i], v.shape)))
+  opt.applyGradients(named)
+  tf.dispose(Object.values(named))
 }
 
 export interface WorkerInit {

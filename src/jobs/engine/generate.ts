@@ -105,7 +105,7 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
             attention[i * 2 + 1] = given.maps[i * 2 + 1]
           }
         }
-        return { attention, darkening: own.darkening }
+        return { ...own, attention }
       },
       // The pipeline shades with the merged maps (turned into the cast frame when the model works there).
       shade: (batch, attention, n) => block.run(batch, attention, n),

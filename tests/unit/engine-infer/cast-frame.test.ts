@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CAST_DOWN, DEFAULT_CAST_ANGLE, castAngleOf, castFrameRotation, estimateCastAngle, rotateSquare } from '../../../src/engine/cast-frame'
+import { CAST_DOWN, DEFAULT_CAST_ANGLE, MIN_DIRECTION_CONFIDENCE, angleDifference, castAngleOf, castFrameRotation, directionVote, estimateCastAngle, rotateSquare } from '../../../src/engine/cast-frame'
 import { makeExample, NO_AUGMENT, type PairImages } from '../../../src/engine/train/data'
 import { TrainRng } from '../../../src/engine/train/rng'
 import { createShadowEngine, type ShadowEngine } from '../../../src/engine/inference'
@@ -82,6 +82,20 @@ describe('castAngleOf and the cast-frame training examples', () => {
 })
 
 describe('estimateCastAngle', () => {
+  it("the direction vote is the mean of the pixels' (cos, sin) votes; opposing votes cancel", () => {
+    const d = new Float32Array(4 * 4 * 2)
+    for (let i = 0; i < 16; i++) {
+      const a = i < 12 ? Math.PI / 2 : -Math.PI / 2 // 12 pixels vote down, 4 up
+      d[i * 2] = Math.cos(a)
+      d[i * 2 + 1] = Math.sin(a)
+    }
+    const v = directionVote(d, 4)
+    expect(angleDifference(v.angle, Math.PI / 2)).toBeLessThan(1e-6)
+    expect(v.confidence).toBeCloseTo(0.5, 6)
+    expect(() => directionVote(d, 5)).toThrow(/directionVote/)
+    expect(angleDifference(3, -3)).toBeCloseTo(2 * Math.PI - 6, 9)
+  })
+
   it('reads the direction from an occluder and the shadow attached to it', () => {
     const att = new Float32Array(S * S * 2)
     const occ = rect(S, 4, 4, 7, 14)
@@ -182,6 +196,34 @@ describe('generateShadow with a cast-frame model', () => {
     expect(darkIn(read.composite, 70, 100, 109, 140)).toBeGreaterThan(4 * Math.max(darkIn(read.composite, 131, 100, 170, 140), 1))
     const ignored = await generateShadow(withMaps, scene(), { layer: false })
     expect(ignored.cast?.source).toBe('default')
+  })
+
+  /** A direction output whose every pixel votes (len cos a, len sin a). */
+  function votes(angle: number, length: number): Float32Array {
+    const M = engine.size
+    const d = new Float32Array(M * M * 2)
+    for (let i = 0; i < M * M; i++) {
+      d[i * 2] = length * Math.cos(angle)
+      d[i * 2 + 1] = length * Math.sin(angle)
+    }
+    return d
+  }
+
+  it("uses the model's own direction output when it is sure, the default when it is not", async () => {
+    const sure: ShadowEngine = { ...engine, infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: votes(Math.PI, 0.9) }) }
+    const left = await generateShadow(sure, scene(), { layer: false })
+    expect(left.cast?.source).toBe('model')
+    expect(angleDifference(left.cast!.angle, Math.PI)).toBeLessThan(1e-6)
+    expect(left.cast?.confidence).toBeCloseTo(0.9, 5)
+    expect(darkIn(left.composite, 70, 100, 109, 140)).toBeGreaterThan(4 * Math.max(darkIn(left.composite, 131, 100, 170, 140), 1))
+    // The user's light still wins over the model's guess.
+    expect((await generateShadow(sure, scene(), { layer: false, castAngle: 0 })).cast).toEqual({ angle: 0, source: 'user' })
+
+    const unsure: ShadowEngine = { ...engine, infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: votes(Math.PI, MIN_DIRECTION_CONFIDENCE * 0.6) }) }
+    const fallback = await generateShadow(unsure, scene(), { layer: false })
+    expect(fallback.cast?.source).toBe('default')
+    expect(fallback.cast?.angle).toBe(DEFAULT_CAST_ANGLE)
+    expect(fallback.cast?.confidence).toBeCloseTo(MIN_DIRECTION_CONFIDENCE * 0.6, 5)
   })
 
   it('without a direction and with no shadow in the scene, uses the default (right, a little down)', async () => {

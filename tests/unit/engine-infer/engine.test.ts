@@ -54,6 +54,30 @@ describe('createShadowEngine', () => {
     await tf.setBackend('cpu')
   })
 
+  it("passes a model's direction output through both runtimes", async () => {
+    const { buildShadowModel, TINY_MODEL_CONFIG } = await import('../../../src/engine/model/architecture')
+    const config = { ...TINY_MODEL_CONFIG, castFrame: 'down' as const, directionHead: true }
+    const model = buildShadowModel(config)
+    const layer = model.getLayer('direction')
+    layer.setWeights(layer.getWeights().map((w) => tf.randomNormal(w.shape, 0, 0.3, 'float32', 9)))
+    const dir = join(root, 'with-direction')
+    await saveModelDir(dir, model, { name: 'direction-test', inputSize: config.size, architectureVersion: 'test', architecture: { ...config } })
+    model.dispose()
+    const batch = testInput(config.size, 1, 4)
+    const outs = []
+    for (const runtime of ['onnx', 'tfjs'] as const) {
+      const engine = await createShadowEngine({ modelDir: dir, runtime, tfBackend: 'cpu', threads: 1 })
+      outs.push(await engine.infer(batch, 1))
+      await engine.dispose()
+    }
+    expect(outs[0].direction?.length).toBe(config.size * config.size * 2)
+    expect(maxAbsDiff(outs[0].direction!, outs[1].direction!)).toBeLessThan(1e-5)
+    // A model without the output gives none.
+    const plain = await createShadowEngine({ modelDir, runtime: 'onnx', threads: 1 })
+    expect((await plain.infer(testInput(size), 1)).direction).toBeUndefined()
+    await plain.dispose()
+  })
+
   it('auto picks onnxruntime here and leaves no tfjs tensors behind with the tfjs runtime', async () => {
     const auto = await createShadowEngine({ modelDir })
     expect(auto.runtime).toBe('onnx')

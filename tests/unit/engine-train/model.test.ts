@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { initTfBackend } from '../../../src/engine/backend'
-import { buildShadowModel, modelGflops, TINY_MODEL_CONFIG, DEFAULT_MODEL_CONFIG, validateModelConfig, ARCHITECTURE_VERSION } from '../../../src/engine/model/architecture'
+import { attentionView, buildShadowModel, hasDirectionOutput, modelGflops, TINY_MODEL_CONFIG, DEFAULT_MODEL_CONFIG, validateModelConfig, ARCHITECTURE_VERSION } from '../../../src/engine/model/architecture'
 import { buildDiscriminator, defaultDiscriminatorConfig } from '../../../src/engine/model/discriminator'
 
 const ALLOWED = new Set(['InputLayer', 'Conv2D', 'Conv2DTranspose', 'UpSampling2D', 'Concatenate', 'Add', 'Multiply', 'Activation', 'ReLU', 'LeakyReLU', 'AveragePooling2D', 'MaxPooling2D'])
@@ -32,6 +32,26 @@ describe('shadow model architecture', () => {
     // A fresh model adds almost no shadow (darkening starts near sigmoid(bias)).
     expect(dark.mean().dataSync()[0]).toBeLessThan(0.15)
     tf.dispose([x, att, dark])
+    model.dispose()
+  })
+
+  it('with directionHead, adds a third output: (cos, sin) votes from the attention block, silent at first', () => {
+    const config = { ...TINY_MODEL_CONFIG, castFrame: 'down' as const, directionHead: true }
+    const model = buildShadowModel(config)
+    const s = config.size
+    expect(model.outputLayers.map((l) => l.name)).toEqual(['attention', 'darkening', 'direction'])
+    expect(model.outputs[2].shape).toEqual([null, s, s, 2])
+    expect(hasDirectionOutput(model)).toBe(true)
+    const view = attentionView(model)
+    expect(view.outputs.map((o) => o.shape)).toEqual([[null, s, s, 2], [null, s, s, 2]])
+    // The view shares the generator's weights: no copies.
+    expect(view.trainableWeights.every((w) => model.trainableWeights.includes(w))).toBe(true)
+    const x = tf.randomUniform([1, s, s, 4])
+    const [, , direction] = model.predict(x) as tf.Tensor[]
+    expect(tf.max(tf.abs(direction)).dataSync()[0]).toBe(0)
+    tf.dispose([x, direction])
+    expect(() => validateModelConfig({ ...TINY_MODEL_CONFIG, directionHead: true })).toThrow(/cast-frame/)
+    expect(hasDirectionOutput(buildShadowModel(TINY_MODEL_CONFIG))).toBe(false)
     model.dispose()
   })
 

@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os'
 import { initTfBackend } from '../../../src/engine/backend'
 import { TINY_MODEL_CONFIG, buildShadowModel } from '../../../src/engine/model/architecture'
 import { buildDiscriminator, defaultDiscriminatorConfig } from '../../../src/engine/model/discriminator'
-import { DEFAULT_TRAIN_OPTIONS, runTraining, stackBatch, trainStep, type TrainOptions } from '../../../src/engine/train/loop'
-import { NO_AUGMENT, PairDataset, scanPairFolder } from '../../../src/engine/train/data'
+import { DEFAULT_TRAIN_OPTIONS, disposeBatch, runTraining, stackBatch, trainStep, validate, type TrainOptions } from '../../../src/engine/train/loop'
+import { NO_AUGMENT, PairDataset, augmentFor, scanPairFolder } from '../../../src/engine/train/data'
 import { DEFAULT_LOSS_WEIGHTS } from '../../../src/engine/train/losses'
 import { TrainRng } from '../../../src/engine/train/rng'
-import { loadCheckpoint, readCheckpointDir } from '../../../src/engine/train/checkpoint'
+import { copyWeightsByLayerName, loadCheckpoint, readCheckpointDir } from '../../../src/engine/train/checkpoint'
 import { writeTinyPair, writeTinyPairSet } from './tiny-pairs'
 
 let root: string
@@ -91,6 +91,53 @@ describe('training', () => {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
     expect(mean(losses.slice(-3))).toBeLessThan(mean(losses.slice(0, 3)) * 0.85)
     expect(mean(l1.slice(-3))).toBeLessThan(mean(l1.slice(0, 3)))
+    gen.dispose()
+    disc.dispose()
+    optG.dispose()
+    optD.dispose()
+  })
+
+  it('a direction output learns the cast angle from the unturned views, and a grown model keeps the old weights', async () => {
+    const config = { ...TINY_MODEL_CONFIG, castFrame: 'down' as const, directionHead: true }
+    const s = config.size
+    const ds = new PairDataset(pairs, s, 0)
+    await ds.rescan()
+    // Flips send the tiny pairs' shadows down-left and down-right: two directions to tell apart.
+    const aug = augmentFor({ ...NO_AUGMENT, flip: 0.5, castJitter: 0 }, config)
+    const examples = await ds.batch(8, new TrainRng(5), aug)
+    expect(examples.every((e) => e.view && e.view.direction)).toBe(true)
+    expect(new Set(examples.map((e) => Math.sign(e.view!.direction![0]))).size).toBe(2)
+
+    // Grown from a model without the output: every other layer keeps its weights.
+    const old = buildShadowModel({ ...config, directionHead: false })
+    const gen = buildShadowModel(config)
+    expect(copyWeightsByLayerName(gen, old).fresh).toEqual(['direction'])
+    const x = stackBatch(examples.slice(0, 2), s)
+    const same = tf.tidy(() => {
+      const a = old.predict(x.input) as tf.Tensor[]
+      const b = gen.predict(x.input) as tf.Tensor[]
+      return tf.max(tf.abs(tf.sub(a[1], b[1]))).dataSync()[0]
+    })
+    expect(same).toBe(0)
+    disposeBatch(x)
+    old.dispose()
+
+    const disc = buildDiscriminator(defaultDiscriminatorConfig(s))
+    const optG = tf.train.adam(3e-3)
+    const optD = tf.train.adam(1e-5)
+    const gVars = gen.trainableWeights.map((w) => w.read() as tf.Variable)
+    const dVars = disc.trainableWeights.map((w) => w.read() as tf.Variable)
+    const first = validate(gen, examples, s).direction
+    expect(first?.meanConfidence).toBe(0) // a fresh output has no opinion
+    const dir: number[] = []
+    for (let i = 0; i < 80; i++) dir.push(trainStep(gen, disc, optG, optD, gVars, dVars, stackBatch(examples, s), DEFAULT_LOSS_WEIGHTS, false).direction)
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+    expect(mean(dir.slice(0, 3))).toBeGreaterThan(0.5)
+    expect(mean(dir.slice(-3))).toBeLessThan(mean(dir.slice(0, 3)) * 0.5)
+    const after = validate(gen, examples, s).direction
+    expect(after?.count).toBe(8)
+    expect(after!.medianErrorDeg).toBeLessThan(45)
+    expect(after!.meanConfidence).toBeGreaterThan(0.5)
     gen.dispose()
     disc.dispose()
     optG.dispose()
