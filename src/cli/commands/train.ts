@@ -26,9 +26,10 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
   --checkpoint-minutes M   checkpoint interval (default 5)
   --model-minutes M        interval for writing RUN_DIR/model (tfjs + ONNX; default 15)
   --seed N          random seed of a new run (default 1)
-  --init-from DIR   start a new run from a trained model folder (or run folder: its model/): its
-                    size and widths, its weights copied layer by layer; layers it lacks (a new
-                    output) start fresh
+  --init-from DIR   start a new run from a trained model folder (or run folder: its model/) at
+                    its size: its weights are copied layer by layer and widened into the default
+                    widths (--width W scales them) where those are at least as wide; layers it
+                    lacks (a new output) start fresh
   --backend NAME    force a tfjs backend: tensorflow-gpu, tensorflow, wasm, cpu
   --workers N       threads per step (default 1): N > 1 splits each batch over N-1 worker threads
                     plus this one (data-parallel, averaged gradients); worth it on idle cores only
@@ -101,12 +102,17 @@ const command: Command = {
     }
     let initialGenerator: import('@tensorflow/tfjs').LayersModel | undefined
     if (values['init-from'] !== undefined) {
-      if (values.size !== undefined || values.width !== undefined) throw new UserError('BAD_ARGS', '--init-from takes the size and widths of the model it starts from: leave out --size and --width')
+      if (values.size !== undefined) throw new UserError('BAD_ARGS', '--init-from keeps the size of the model it starts from: leave out --size')
       const { loadTfjsModel } = await import('../../engine/model-dir')
       const init = await loadTfjsModel(await resolveModelDir(values['init-from']))
       const a = init.manifest.architecture as Partial<ShadowModelConfig>
       if (!a.attentionWidths || !a.shadowWidths || !a.refineWidth) throw new UserError('MODEL_CORRUPT', `${values['init-from']}: its manifest does not give the model's widths`)
-      modelConfig = { ...modelConfig, size: init.manifest.inputSize, attentionWidths: a.attentionWidths, shadowWidths: a.shadowWidths, refineWidth: a.refineWidth }
+      // Grown into the default widths where they are at least as wide everywhere; else kept as it is.
+      const atLeast = (ws: number[], than: number[]) => ws.length === than.length && ws.every((w, i) => w >= than[i])
+      const grows = atLeast(modelConfig.attentionWidths, a.attentionWidths) && atLeast(modelConfig.shadowWidths, a.shadowWidths) && modelConfig.refineWidth >= a.refineWidth
+      modelConfig = grows
+        ? { ...modelConfig, size: init.manifest.inputSize }
+        : { ...modelConfig, size: init.manifest.inputSize, attentionWidths: a.attentionWidths, shadowWidths: a.shadowWidths, refineWidth: a.refineWidth }
       initialGenerator = init.model
       console.error(`umbra train: new run from ${values['init-from']} (${init.manifest.name}, ${init.manifest.training?.steps ?? '?'} steps)`)
     }

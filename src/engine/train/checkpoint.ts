@@ -204,25 +204,82 @@ export function setModelWeightsChecked(model: tf.LayersModel, tensors: tf.Tensor
 
 
 /**
- * Copies weights from `source` into the layers of `target` with the same name and weight shapes
- * (growing a trained model by a new output: its layers keep their fresh initialisation). Returns
- * the target layers with weights that were not copied. Throws when nothing matched at all.
+ * Starts `target` from a trained `source` of the same design (layers matched by name): equal
+ * layers are copied; a source layer whose convolution is narrower is widened into the target's,
+ * so that the target computes exactly what the source did at first and the extra channels learn
+ * from there (Net2Net-style: the extra channels get fresh weights in, but nothing out of them
+ * reaches an original channel until training moves those weights off zero). Target layers with no
+ * source counterpart (a new output) keep their fresh initialisation and are returned in `fresh`;
+ * `widened` lists the layers that grew. Throws when nothing matched at all.
  */
-export function copyWeightsByLayerName(target: tf.LayersModel, source: tf.LayersModel): { fresh: string[] } {
+export function transferWeights(target: tf.LayersModel, source: tf.LayersModel): { fresh: string[]; widened: string[] } {
   const fresh: string[] = []
-  let copied = 0
-  for (const layer of target.layers) {
-    const own = layer.getWeights()
-    if (own.length === 0) continue
-    const from = source.layers.find((l) => l.name === layer.name)
-    const theirs = from?.getWeights() ?? []
-    if (theirs.length === own.length && theirs.every((t, i) => t.shape.join(',') === own[i].shape.join(','))) {
-      layer.setWeights(theirs)
-      copied++
-    } else {
-      fresh.push(layer.name)
-    }
+  const widened: string[] = []
+  let matched = 0
+  // Where each source layer's output channels sit among its target counterpart's output channels.
+  const channelMaps = new Map<string, number[]>()
+  const inboundOf = (layer: tf.layers.Layer) => (layer.inboundNodes[0]?.inboundLayers ?? []) as tf.layers.Layer[]
+  const width = (shape: unknown) => {
+    const sh = (Array.isArray((shape as unknown[])[0]) ? (shape as number[][])[0] : shape) as number[]
+    return sh[sh.length - 1]
   }
-  if (copied === 0) throw new UserError('CHECKPOINT_MISMATCH', 'the initial model shares no layer (same name and shapes) with the model being trained')
-  return { fresh }
+  for (const src of source.layers) {
+    const inputs = inboundOf(src).map((l) => channelMaps.get(l.name))
+    const cls = src.getClassName()
+    let dst: tf.layers.Layer | null = null
+    try {
+      dst = target.getLayer(src.name)
+    } catch {
+      dst = null
+    }
+    let map: number[]
+    if (cls === 'Concatenate') {
+      map = []
+      let offset = 0
+      inboundOf(src).forEach((l, k) => {
+        map.push(...(inputs[k] ?? []).map((c) => c + offset))
+        offset += dst ? width(target.getLayer(l.name).outputShape) : 0
+      })
+    } else if (cls === 'Conv2D' && dst) {
+      const cout = width(src.outputShape)
+      map = Array.from({ length: cout }, (_, i) => i)
+      const inMap = inputs[0] ?? []
+      const [k, b] = src.getWeights()
+      const [dk, db] = dst.getWeights()
+      if (k.shape.join() === dk.shape.join()) {
+        dst.setWeights(src.getWeights())
+      } else {
+        const [kh, kw, cin] = k.shape
+        const [dkh, dkw, dcin, dcout] = dk.shape
+        if (kh !== dkh || kw !== dkw || cin !== inMap.length || cout > dcout || inMap.some((c) => c >= dcin)) {
+          throw new UserError('CHECKPOINT_MISMATCH', `layer ${src.name}: kernel [${k.shape}] cannot grow into [${dk.shape}]`)
+        }
+        const kv = k.dataSync()
+        const nk = dk.dataSync().slice()
+        for (let y = 0; y < kh * kw; y++) {
+          for (let o = 0; o < cout; o++) {
+            for (let c = 0; c < dcin; c++) nk[(y * dcin + c) * dcout + o] = 0
+            for (let c = 0; c < cin; c++) nk[(y * dcin + inMap[c]) * dcout + o] = kv[(y * cin + c) * cout + o]
+          }
+        }
+        const nb = db.dataSync().slice()
+        nb.set(b.dataSync().subarray(0, cout))
+        const grown = [tf.tensor(nk, dk.shape), tf.tensor(nb, db.shape)]
+        dst.setWeights(grown)
+        tf.dispose(grown)
+        widened.push(src.name)
+      }
+      matched++
+    } else {
+      if (src.getWeights().length > 0) throw new UserError('CHECKPOINT_MISMATCH', `layer ${src.name} (${cls}) cannot be transferred`)
+      map = inputs[0] ?? Array.from({ length: width(src.outputShape) }, (_, i) => i)
+    }
+    channelMaps.set(src.name, map)
+  }
+  for (const layer of target.layers) {
+    if (layer.getWeights().length === 0) continue
+    if (!source.layers.some((l) => l.name === layer.name)) fresh.push(layer.name)
+  }
+  if (matched === 0) throw new UserError('CHECKPOINT_MISMATCH', 'the initial model shares no layer (same name) with the model being trained')
+  return { fresh, widened }
 }

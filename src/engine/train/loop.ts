@@ -10,7 +10,7 @@ import { buildDiscriminator, defaultDiscriminatorConfig, type DiscriminatorConfi
 import { saveModelDir } from '../model-dir'
 import { DEFAULT_AUGMENT, NO_AUGMENT, PairDataset, augmentFor, type AugmentOptions, type TrainExample } from './data'
 import { DEFAULT_LOSS_WEIGHTS, composite, darkeningTarget, shadowBalanceWeights, type BatchTensors, type LossWeights } from './losses'
-import { copyWeightsByLayerName, loadCheckpoint, hasCheckpoint, modelWeightsNamed, saveCheckpoint, setModelWeightsChecked } from './checkpoint'
+import { transferWeights, loadCheckpoint, hasCheckpoint, modelWeightsNamed, saveCheckpoint, setModelWeightsChecked } from './checkpoint'
 import { TrainRng } from './rng'
 import { renderLossPlot, renderSheet, smooth, type Tile } from './plot'
 import { GradientWorkerPool, applyGradients, averageGradients, computeGradients, type StepLosses } from './parallel'
@@ -61,8 +61,8 @@ export interface TrainOptions {
   /** Start from these generator weights instead of fresh ones (fine-tuning); must match modelConfig. */
   initialGenerator?: tf.LayersModel
   /**
-   * Copy initialGenerator's weights layer by layer (same name and shapes) instead: a new run that
-   * grows a trained model (e.g. by the direction output); layers it lacks keep fresh weights.
+   * Transfer initialGenerator's weights layer by layer (transferWeights) instead: a new run that
+   * grows a trained model (wider layers, a new output); layers it lacks keep fresh weights.
    */
   initialWeightsByName?: boolean
   modelName?: string
@@ -226,8 +226,8 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   const discriminator = buildDiscriminator(discConfig)
   if (opts.initialGenerator && !ckpt) {
     if (opts.initialWeightsByName) {
-      const { fresh } = copyWeightsByLayerName(generator, opts.initialGenerator)
-      log(`initial weights copied layer by layer${fresh.length > 0 ? `; new layers: ${fresh.join(', ')}` : ''}`)
+      const { fresh, widened } = transferWeights(generator, opts.initialGenerator)
+      log(`initial weights copied layer by layer${widened.length > 0 ? `; widened: ${widened.join(', ')}` : ''}${fresh.length > 0 ? `; new layers: ${fresh.join(', ')}` : ''}`)
     } else {
       setModelWeightsChecked(generator, opts.initialGenerator.getWeights(), 'initial generator')
     }

@@ -10,7 +10,7 @@ import { DEFAULT_TRAIN_OPTIONS, disposeBatch, runTraining, stackBatch, trainStep
 import { NO_AUGMENT, PairDataset, augmentFor, scanPairFolder } from '../../../src/engine/train/data'
 import { DEFAULT_LOSS_WEIGHTS } from '../../../src/engine/train/losses'
 import { TrainRng } from '../../../src/engine/train/rng'
-import { copyWeightsByLayerName, loadCheckpoint, readCheckpointDir } from '../../../src/engine/train/checkpoint'
+import { transferWeights, loadCheckpoint, readCheckpointDir } from '../../../src/engine/train/checkpoint'
 import { writeTinyPair, writeTinyPairSet } from './tiny-pairs'
 
 let root: string
@@ -111,7 +111,7 @@ describe('training', () => {
     // Grown from a model without the output: every other layer keeps its weights.
     const old = buildShadowModel({ ...config, directionHead: false })
     const gen = buildShadowModel(config)
-    expect(copyWeightsByLayerName(gen, old).fresh).toEqual(['direction'])
+    expect(transferWeights(gen, old)).toEqual({ fresh: ['direction'], widened: [] })
     const x = stackBatch(examples.slice(0, 2), s)
     const same = tf.tidy(() => {
       const a = old.predict(x.input) as tf.Tensor[]
@@ -142,6 +142,32 @@ describe('training', () => {
     disc.dispose()
     optG.dispose()
     optD.dispose()
+  })
+
+  it('widens a trained model into wider layers without changing what it computes', () => {
+    const narrow = buildShadowModel({ ...TINY_MODEL_CONFIG, attentionWidths: [4, 6, 8], shadowWidths: [4, 6, 8], refineWidth: 4 })
+    const wide = buildShadowModel({ ...TINY_MODEL_CONFIG, attentionWidths: [8, 8, 16], shadowWidths: [8, 16, 16], refineWidth: 8, castFrame: 'down', directionHead: true })
+    // Weights a fresh model would not have (the darkening bias starts flat): a real test of the channel maps.
+    for (const l of narrow.layers) if (l.getWeights().length > 0) l.setWeights(l.getWeights().map((w, i) => tf.randomNormal(w.shape, 0, 0.4, 'float32', 11 + i)))
+    const { fresh, widened } = transferWeights(wide, narrow)
+    expect(fresh).toEqual(['direction'])
+    expect(widened).toContain('att_enc0a')
+    expect(widened).toContain('sh_dec0')
+    expect(widened).toContain('refine_out') // its inputs grew
+    const s = TINY_MODEL_CONFIG.size
+    const x = tf.randomUniform([2, s, s, 4], 0, 1, 'float32', 3)
+    const diffs = tf.tidy(() => {
+      const a = narrow.predict(x) as tf.Tensor[]
+      const b = wide.predict(x) as tf.Tensor[]
+      return [0, 1].map((k) => tf.max(tf.abs(tf.sub(a[k], b[k]))).dataSync()[0])
+    })
+    expect(diffs[0]).toBeLessThan(1e-5)
+    expect(diffs[1]).toBeLessThan(1e-5)
+    // It cannot shrink.
+    const narrower = buildShadowModel({ ...TINY_MODEL_CONFIG, attentionWidths: [2, 6, 8], shadowWidths: [4, 6, 8], refineWidth: 4 })
+    expect(() => transferWeights(narrower, narrow)).toThrow(/cannot grow/)
+    tf.dispose(x)
+    for (const m of [narrow, wide, narrower]) m.dispose()
   })
 
   it('writes a checkpoint, refuses to overwrite a run, and resumes with the same step and weights', async () => {
