@@ -1,14 +1,15 @@
 /**
  * How well the cast direction is read from a scene: for each pair, the true direction (the
  * object's own shadow, castAngleOf) against estimateCastAngle on the model's attention maps, at
- * several vote-agreement gates. Prints the median angular error and how often the default was used.
+ * several vote-agreement gates, and against the model's own direction output (models with one) at
+ * several confidence gates. Prints the median angular error and how often the default was used.
  *
  *   npx tsx scripts/measure-cast-direction.ts --data data/synth-heldout-v3 --model runs/cast/model [--limit 300]
  *   npx tsx scripts/measure-cast-direction.ts --data ../shared/real-dev --model resources/models/default
  */
 import { parseArgs } from 'node:util'
 import { scanPairFolder, loadPair } from '../src/engine/train/data'
-import { castAngleOf, estimateCastAngle } from '../src/engine/cast-frame'
+import { angleDifference, castAngleOf, directionVote, estimateCastAngle, MIN_DIRECTION_CONFIDENCE } from '../src/engine/cast-frame'
 import { createShadowEngine } from '../src/engine/inference'
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, model: { type: 'string' }, limit: { type: 'string' }, gates: { type: 'string' } } })
@@ -21,10 +22,9 @@ const errors = gates.map(() => [] as number[])
 const defaults = gates.map(() => 0)
 const decided = gates.map(() => [] as number[]) // errors where the scene's direction was used
 const gtOnly: number[] = []
-const diff = (a: number, b: number) => {
-  const d = Math.abs(((a - b) % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)
-  return (Math.min(d, 2 * Math.PI - d) * 180) / Math.PI
-}
+const diff = (a: number, b: number) => (angleDifference(a, b) * 180) / Math.PI
+// The model's direction output: [error, confidence] per pair.
+const votes: [number, number][] = []
 for (const e of entries) {
   const p = await loadPair(e, S)
   const truth = castAngleOf(p.object, p.objectShadow, S)
@@ -48,6 +48,10 @@ for (const e of entries) {
     gt[i * 2 + 1] = p.occluderShadows[i]
   }
   gtOnly.push(diff(truth, estimateCastAngle(gt, p.object, S, { minAgreement: 0 }).angle))
+  if (out.direction) {
+    const v = directionVote(out.direction, S)
+    votes.push([diff(truth, v.angle), v.confidence])
+  }
 }
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -58,4 +62,11 @@ console.log(`true masks:            ${stats(gtOnly)}`)
 gates.forEach((g, k) =>
   console.log(`attention, gate ${g.toFixed(2)}: ${stats(errors[k])}, default used ${defaults[k]}; where the scene decided (${decided[k].length}): ${decided[k].length ? stats(decided[k]) : '-'}`),
 )
+if (votes.length > 0) {
+  console.log(`direction output, mean confidence ${(votes.reduce((a, v) => a + v[1], 0) / votes.length).toFixed(2)}:`)
+  for (const g of [0, 0.3, MIN_DIRECTION_CONFIDENCE, 0.7]) {
+    const used = votes.filter((v) => v[1] >= g).map((v) => v[0])
+    console.log(`  confidence >= ${g.toFixed(2)}${g === MIN_DIRECTION_CONFIDENCE ? ' (the pipeline)' : ''}: used on ${used.length}/${votes.length}${used.length ? `, ${stats(used)}` : ''}`)
+  }
+}
 await engine.dispose()
