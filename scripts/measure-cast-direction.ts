@@ -49,7 +49,7 @@ for (const e of entries) {
   }
   gtOnly.push(diff(truth, estimateCastAngle(gt, p.object, S, { minAgreement: 0 }).angle))
   if (out.direction) {
-    const v = directionVote(out.direction, S)
+    const v = directionVote(out.direction)
     votes.push([diff(truth, v.angle), v.confidence])
   }
 }

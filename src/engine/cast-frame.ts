@@ -194,21 +194,21 @@ export function estimateCastAngle(attention: Float32Array, object: Float32Array,
 }
 
 /**
- * A model's direction output ([n,s,s,2] per-pixel (cos, sin) votes, see architecture.ts
+ * A model's direction output (n samples of h x w x 2 (cos, sin) votes, see architecture.ts
  * directionHead), sample i: the mean vote's angle and length. Training pulls the mean toward the
  * true unit vector, so its length is how sure the model is (about 1 when every crop like this one
  * casts the same way, near 0 when the crop does not show the light).
  */
-export function directionVote(direction: Float32Array, s: number, i = 0): { angle: number; confidence: number } {
-  const n = s * s
-  if (direction.length < (i + 1) * n * 2) throw new Error(`directionVote: ${direction.length} values for sample ${i} of ${s}x${s}x2`)
+export function directionVote(direction: Float32Array, samples = 1, i = 0): { angle: number; confidence: number } {
+  const cells = direction.length / (2 * samples)
+  if (!Number.isInteger(cells) || cells < 1 || i < 0 || i >= samples) throw new Error(`directionVote: ${direction.length} values do not hold sample ${i} of ${samples}`)
   let x = 0, y = 0
-  const o = i * n * 2
-  for (let k = 0; k < n; k++) {
+  const o = i * cells * 2
+  for (let k = 0; k < cells; k++) {
     x += direction[o + k * 2]
     y += direction[o + k * 2 + 1]
   }
-  return { angle: Math.atan2(y, x), confidence: Math.hypot(x, y) / n }
+  return { angle: Math.atan2(y, x), confidence: Math.hypot(x, y) / cells }
 }
 
 /**

@@ -427,7 +427,7 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     const estimate = estimateCastAngle(first.attention, object, S)
     cast = { angle: estimate.angle, source: estimate.source }
   } else if (first.direction) {
-    const vote = directionVote(first.direction, S)
+    const vote = directionVote(first.direction)
     cast = vote.confidence >= MIN_DIRECTION_CONFIDENCE ? { angle: vote.angle, source: 'model', confidence: vote.confidence } : { ...cast, confidence: vote.confidence }
   }
   const turn = castFrameRotation(cast.angle)

@@ -7,7 +7,7 @@ export interface ModelOutputs {
   attention: Float32Array
   /** [n, S, S, 3] NHWC: per-channel shadow density d in [0, 1]. */
   darkening: Float32Array
-  /** [n, S, S, 2] NHWC: per-pixel (cos, sin) votes for the cast angle (models with a direction output only). */
+  /** [n, h, w, 2] NHWC: (cos, sin) votes for the cast angle, one per cell of the attention block's bottom level (models with a direction output only). */
   direction?: Float32Array
 }
 

@@ -209,13 +209,15 @@ export function setModelWeightsChecked(model: tf.LayersModel, tensors: tf.Tensor
  * so that the target computes exactly what the source did at first and the extra channels learn
  * from there (Net2Net-style: the extra channels get fresh weights in, but nothing out of them
  * reaches an original channel until training moves those weights off zero). Target layers with no
- * source counterpart (a new output) keep their fresh initialisation and are returned in `fresh`;
+ * source counterpart (a new output, or a layer of the same name wired to other inputs) keep their
+ * fresh initialisation and are returned in `fresh`;
  * `widened` lists the layers that grew. Throws when nothing matched at all.
  */
 export function transferWeights(target: tf.LayersModel, source: tf.LayersModel): { fresh: string[]; widened: string[] } {
   const fresh: string[] = []
   const widened: string[] = []
   let matched = 0
+  const transferred = new Set<string>()
   // Where each source layer's output channels sit among its target counterpart's output channels.
   const channelMaps = new Map<string, number[]>()
   const inboundOf = (layer: tf.layers.Layer) => (layer.inboundNodes[0]?.inboundLayers ?? []) as tf.layers.Layer[]
@@ -232,6 +234,8 @@ export function transferWeights(target: tf.LayersModel, source: tf.LayersModel):
     } catch {
       dst = null
     }
+    // The same name wired to other inputs is another layer (a redesigned head): it starts fresh.
+    if (dst && inboundOf(dst).map((l) => l.name).join() !== inboundOf(src).map((l) => l.name).join()) dst = null
     let map: number[]
     if (cls === 'Concatenate') {
       map = []
@@ -271,14 +275,14 @@ export function transferWeights(target: tf.LayersModel, source: tf.LayersModel):
       }
       matched++
     } else {
-      if (src.getWeights().length > 0) throw new UserError('CHECKPOINT_MISMATCH', `layer ${src.name} (${cls}) cannot be transferred`)
+      if (dst && src.getWeights().length > 0) throw new UserError('CHECKPOINT_MISMATCH', `layer ${src.name} (${cls}) cannot be transferred`)
       map = inputs[0] ?? Array.from({ length: width(src.outputShape) }, (_, i) => i)
     }
+    if (dst) transferred.add(src.name)
     channelMaps.set(src.name, map)
   }
   for (const layer of target.layers) {
-    if (layer.getWeights().length === 0) continue
-    if (!source.layers.some((l) => l.name === layer.name)) fresh.push(layer.name)
+    if (layer.getWeights().length > 0 && !transferred.has(layer.name)) fresh.push(layer.name)
   }
   if (matched === 0) throw new UserError('CHECKPOINT_MISMATCH', 'the initial model shares no layer (same name) with the model being trained')
   return { fresh, widened }

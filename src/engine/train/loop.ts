@@ -546,7 +546,7 @@ export function validate(generator: tf.LayersModel, examples: TrainExample[], s:
       chunk.forEach((e, k) => {
         const truth = e.view?.direction
         if (!truth) return
-        const vote = directionVote(votes, s, k)
+        const vote = directionVote(votes, chunk.length, k)
         directionErrors.push((angleDifference(vote.angle, Math.atan2(truth[1], truth[0])) * 180) / Math.PI)
         confidenceSum += vote.confidence
       })

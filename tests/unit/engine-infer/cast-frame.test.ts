@@ -89,10 +89,12 @@ describe('estimateCastAngle', () => {
       d[i * 2] = Math.cos(a)
       d[i * 2 + 1] = Math.sin(a)
     }
-    const v = directionVote(d, 4)
+    const v = directionVote(d)
     expect(angleDifference(v.angle, Math.PI / 2)).toBeLessThan(1e-6)
     expect(v.confidence).toBeCloseTo(0.5, 6)
-    expect(() => directionVote(d, 5)).toThrow(/directionVote/)
+    const right = Array.from({ length: 16 }, () => [1, 0]).flat()
+    expect(directionVote(new Float32Array([...d, ...right]), 2, 1)).toEqual({ angle: 0, confidence: 1 }) // second sample of a batch
+    expect(() => directionVote(d, 3)).toThrow(/directionVote/)
     expect(angleDifference(3, -3)).toBeCloseTo(2 * Math.PI - 6, 9)
   })
 

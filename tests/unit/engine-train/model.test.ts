@@ -40,10 +40,10 @@ describe('shadow model architecture', () => {
     const model = buildShadowModel(config)
     const s = config.size
     expect(model.outputLayers.map((l) => l.name)).toEqual(['attention', 'darkening', 'direction'])
-    expect(model.outputs[2].shape).toEqual([null, s, s, 2])
+    expect(model.outputs[2].shape).toEqual([null, s / 4, s / 4, 2]) // the bottom of a 3-level U-Net
     expect(hasDirectionOutput(model)).toBe(true)
     const view = attentionView(model)
-    expect(view.outputs.map((o) => o.shape)).toEqual([[null, s, s, 2], [null, s, s, 2]])
+    expect(view.outputs.map((o) => o.shape)).toEqual([[null, s, s, 2], [null, s / 4, s / 4, 2]])
     // The view shares the generator's weights: no copies.
     expect(view.trainableWeights.every((w) => model.trainableWeights.includes(w))).toBe(true)
     const x = tf.randomUniform([1, s, s, 4])
