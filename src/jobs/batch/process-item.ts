@@ -116,6 +116,9 @@ export class ItemProcessor {
                 ? { kind: 'cutout', bytes: cutout.bytes, width: cutout.width, height: cutout.height, at: cutout.at, name: item.rel }
                 : { kind: 'masked', image: result.composite, mask: input.mask, box: result.objectBox, name: item.rel },
               layer: result.layer!,
+              objectMask: input.mask,
+              objectBox: result.objectBox,
+              generatedBy: { model: this.engine.manifest.name, backend: `${this.engine.runtime} (${this.engine.backend})` },
               appVersion: this.config.appVersion,
             })
             files.push({ path, bytes: project })

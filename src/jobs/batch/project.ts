@@ -16,6 +16,7 @@ import { assetIdFor, sha256Hex } from '../../core/assets'
 import type { ImageInfo, RawImage } from '../../core/image'
 import { encodeProject } from '../../core/project-file'
 import type { Rect, ShadowLayer } from '../../engine/pipeline'
+import { castOf, contactPoint, maskCentroid } from '../engine/generate'
 
 const MIME = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' } as const
 
@@ -26,6 +27,11 @@ export interface ResultProjectInput {
     | { kind: 'masked'; image: RawImage; mask: RawImage; box: Rect; name: string }
     | { kind: 'cutout'; bytes: Uint8Array; width: number; height: number; at: { x: number; y: number; scale: number }; name: string }
   layer: ShadowLayer
+  /** The object's mask at photo size and its box: where it stands, for the shadow's light geometry. */
+  objectMask: RawImage
+  objectBox: Rect
+  /** Model and runtime that made the shadow (shown in the editor's Shadow panel). */
+  generatedBy?: { model: string; backend: string }
   appVersion: string
 }
 
@@ -97,6 +103,13 @@ export async function buildResultProject(input: ResultProjectInput): Promise<Uin
       transform: { x: object.at.x + w / 2, y: object.at.y + h / 2, scaleX: w / object.width, scaleY: h / object.height, angle: 0, flipX: false, flipY: false },
     }
   }
+  // What the editor's generated shadows carry (ShadowSource): the object's place when the shadow
+  // was made (moving it marks the shadow stale), and the contact point and cast direction the
+  // light control steers about. The same measures as the editor's own generate.
+  const shadowTransform = { x: layer.x + layer.width / 2, y: layer.y + layer.height / 2, scaleX: 1, scaleY: 1, angle: 0, flipX: false, flipY: false }
+  const centre = maskCentroid(input.objectMask.data, input.objectMask.width, input.objectBox)
+  const contact = contactPoint(input.objectMask.data, input.objectMask.width, input.objectBox, centre)
+  const cast = castOf(layer.image.data, layer.image.width, layer.image.height, { x: layer.x, y: layer.y, width: layer.width, height: layer.height }, contact, centre, input.objectBox)
   const layers: Layer[] = [
     { ...base, kind: 'photo', id: 'photo', name: basename(photo.name), assetId: photoMeta.id },
     {
@@ -107,7 +120,16 @@ export async function buildResultProject(input: ResultProjectInput): Promise<Uin
       objectId: 'object',
       assetId: shadowMeta.id,
       blend: 'multiply',
-      transform: { x: layer.x + layer.width / 2, y: layer.y + layer.height / 2, scaleX: 1, scaleY: 1, angle: 0, flipX: false, flipY: false },
+      transform: shadowTransform,
+      source: {
+        objectTransform: objectLayer.transform,
+        generatedTransform: shadowTransform,
+        contact,
+        castAngle: cast.angle,
+        castLength: cast.length,
+        light: null,
+        ...(input.generatedBy ? { model: input.generatedBy.model, backend: input.generatedBy.backend } : {}),
+      },
     },
     objectLayer,
   ]

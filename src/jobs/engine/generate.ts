@@ -268,7 +268,7 @@ export function contactPoint(mask: Uint8Array, width: number, box: Rect, centre:
   return { x: centre.x, y: box.y + box.height }
 }
 
-function maskCentroid(mask: Uint8Array, width: number, box: Rect): { x: number; y: number } {
+export function maskCentroid(mask: Uint8Array, width: number, box: Rect): { x: number; y: number } {
   let sx = 0
   let sy = 0
   let n = 0
@@ -290,7 +290,7 @@ function maskCentroid(mask: Uint8Array, width: number, box: Rect): { x: number; 
  * the object has nothing to steer), and the length is how far the shadow reaches along it
  * (95th percentile of the darkness-weighted projection).
  */
-function castOf(rgba: Buffer, w: number, h: number, rect: Rect, contact: { x: number; y: number }, centre: { x: number; y: number }, box: Rect): { angle: number | null; length: number } {
+export function castOf(rgba: Uint8Array, w: number, h: number, rect: Rect, contact: { x: number; y: number }, centre: { x: number; y: number }, box: Rect): { angle: number | null; length: number } {
   const sx = rect.width / w
   const sy = rect.height / h
   let sw = 0

@@ -105,6 +105,14 @@ describe('runBatch on a mixed folder', () => {
     expect(layers.map((l) => l.kind)).toEqual(['photo', 'shadow', 'object'])
     const shadowLayer = layers[1] as Extract<(typeof layers)[number], { kind: 'shadow' }>
     expect(shadowLayer).toMatchObject({ objectId: 'object', blend: 'multiply' })
+    // It carries what the editor's generated shadows carry, so steering the light, stale marking
+    // and regenerating work on it: the object's place, the contact point under the object, the model.
+    const objectLayer = layers[2] as Extract<(typeof layers)[number], { kind: 'object' }>
+    expect(shadowLayer.source).toMatchObject({ objectTransform: objectLayer.transform, generatedTransform: shadowLayer.transform, light: null, model: 'batch-test (untrained)' })
+    const src = shadowLayer.source!
+    expect(Math.abs(src.contact.x - objectLayer.transform.x)).toBeLessThan(2)
+    expect(src.contact.y).toBeGreaterThan(objectLayer.transform.y + 10) // at the disc's bottom, below its centre
+    expect(src.castAngle === null || Number.isFinite(src.castAngle)).toBe(true)
     const photoBytes = project.images.get(layers[0].assetId) as Uint8Array
     expect(Buffer.from(photoBytes).equals(await fs.readFile(join(inDir, 'good2.png')))).toBe(true)
     const sh = await sharp(project.images.get(shadowLayer.assetId) as Uint8Array).raw().toBuffer({ resolveWithObject: true })
