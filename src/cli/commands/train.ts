@@ -23,6 +23,7 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
   --gan-start N     steps of supervised training before the discriminator joins (default 500)
   --balance-cap R   fix the shadow-region weight ratio at R instead of the step schedule (30, then
                     down to 8 by step 10000): lower darkens less where the shadow is unsure
+  --direction-weight W  weight of the direction output's loss (models with one; default 1)
   --checkpoint-minutes M   checkpoint interval (default 5)
   --model-minutes M        interval for writing RUN_DIR/model (tfjs + ONNX; default 15)
   --seed N          random seed of a new run (default 1)
@@ -55,6 +56,7 @@ const command: Command = {
         'lr-d': { type: 'string' },
         'gan-start': { type: 'string' },
         'balance-cap': { type: 'string' },
+        'direction-weight': { type: 'string' },
         'checkpoint-minutes': { type: 'string' },
         'model-minutes': { type: 'string' },
         seed: { type: 'string' },
@@ -76,6 +78,7 @@ const command: Command = {
     const ganStart = intOption(values['gan-start'], 'gan-start', 500, 0)
     const balanceCap = values['balance-cap'] === undefined ? undefined : floatOption(values['balance-cap'], 'balance-cap', 8, 1, 1000)
     if (balanceCap !== undefined) console.error(`umbra train: shadow-region balance cap fixed at ${balanceCap}`)
+    const directionWeight = floatOption(values['direction-weight'], 'direction-weight', 1, 0, 100)
     const ckptMinutes = floatOption(values['checkpoint-minutes'], 'checkpoint-minutes', 5, 0.001, 600)
     const modelMinutes = floatOption(values['model-minutes'], 'model-minutes', 15, 0.05, 6000)
     const seed = intOption(values.seed, 'seed', 1, 0, 2 ** 32 - 1)
@@ -146,7 +149,7 @@ const command: Command = {
         resume: values.resume ?? false,
         seed,
         ganStartStep: ganStart,
-        lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, shadowBalanceCap: balanceCap },
+        lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, shadowBalanceCap: balanceCap, direction: directionWeight },
         workers,
         initialGenerator,
         initialWeightsByName: initialGenerator !== undefined,
