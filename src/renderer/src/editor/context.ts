@@ -1,4 +1,4 @@
-import { createContext, useContext, useSyncExternalStore } from 'react'
+import { createContext, useContext, useState, useSyncExternalStore } from 'react'
 import type { Client } from '../../../shared/rpc'
 import type { FileHost } from './actions'
 import type { CanvasController } from './canvas'
@@ -23,4 +23,15 @@ export function useEditor(): EditorServices {
 export function useEditorState(): EditorState {
   const { store } = useEditor()
   return useSyncExternalStore(store.subscribe, store.getState)
+}
+
+/**
+ * A panel's settings: what the user edited in this session, else what settings remember (`fromSaved`
+ * builds them from the loaded settings; null until those arrive). `set` patches the current ones.
+ */
+export function usePanelSettings<T>(fromSaved: (saved: NonNullable<EditorState['settings']>) => T): { settings: T | null; set: (patch: Partial<T>) => void } {
+  const state = useEditorState()
+  const [edited, setEdited] = useState<T | null>(null)
+  const settings = edited ?? (state.settings ? fromSaved(state.settings) : null)
+  return { settings, set: (patch) => settings && setEdited({ ...settings, ...patch }) }
 }

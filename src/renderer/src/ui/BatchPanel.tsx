@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react'
 import { batchSettingsFrom, type BatchJobState, type BatchRow, type BatchSettings } from '../../../shared/batch'
 import { errorMessage } from '../api/client'
-import { useEditor, useEditorState } from '../editor/context'
+import { useEditor, useEditorState, usePanelSettings } from '../editor/context'
 
 /**
  * The Batch panel (issue 6): shadows for a whole folder while the editor stays usable (the job
@@ -35,7 +35,6 @@ export function BatchPanel() {
   const { api, store } = useEditor()
   const state = useEditorState()
   const [open, setOpen] = useState(false)
-  const [edited, setEdited] = useState<BatchSettings | null>(null)
   const [job, setJob] = useState<BatchJobState | null>(null)
   const [rows, setRows] = useState<BatchRow[]>([])
   const [thumbs, setThumbs] = useState<Record<number, string>>({})
@@ -44,15 +43,10 @@ export function BatchPanel() {
   const notified = useRef<string | null>(null)
 
   // Remembered settings (once the editor has them) until the user edits; the last folders fill in what is missing.
-  const saved = state.settings
-  const settings: BatchSettings | null =
-    edited ??
-    (saved
-      ? (() => {
-          const s = batchSettingsFrom(saved.panels?.batch)
-          return { ...s, inDir: s.inDir || saved.lastFolders.batchIn || '', outDir: s.outDir || saved.lastFolders.batchOut || '' }
-        })()
-      : null)
+  const { settings, set } = usePanelSettings<BatchSettings>((saved) => {
+    const s = batchSettingsFrom(saved.panels?.batch)
+    return { ...s, inDir: s.inDir || saved.lastFolders.batchIn || '', outDir: s.outDir || saved.lastFolders.batchOut || '' }
+  })
 
   useEffect(() => {
     let live = true
@@ -124,7 +118,6 @@ export function BatchPanel() {
   }, [job, store])
 
   if (!settings) return null
-  const set = (patch: Partial<BatchSettings>) => setEdited({ ...settings, ...patch })
   const running = !!job && ACTIVE.has(job.state)
   const native = !!state.capabilities?.nativeDialogs
   const pct = percentOf(job)

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react'
 import { finetuneSettingsFrom, type FinetuneJobState, type FinetuneSettings, type ModelList, type PairCheckReport } from '../../../shared/finetune'
 import { errorMessage } from '../api/client'
-import { useEditor, useEditorState } from '../editor/context'
+import { useEditor, usePanelSettings } from '../editor/context'
 
 /**
  * The Fine-tune panel (issue 7): teach a model the studio's own look from a folder of pairs.
@@ -54,9 +54,7 @@ function LossChart({ job }: { job: FinetuneJobState }) {
 
 export function FinetunePanel() {
   const { api, store } = useEditor()
-  const state = useEditorState()
   const [open, setOpen] = useState(false)
-  const [edited, setEdited] = useState<FinetuneSettings | null>(null)
   const [job, setJob] = useState<FinetuneJobState | null>(null)
   const [report, setReport] = useState<PairCheckReport | null>(null)
   const [models, setModels] = useState<ModelList | null>(null)
@@ -66,15 +64,10 @@ export function FinetunePanel() {
   const [checking, setChecking] = useState(false)
   const jobId = useRef<string | null>(null)
 
-  const saved = state.settings
-  const settings: FinetuneSettings | null =
-    edited ??
-    (saved
-      ? (() => {
-          const s = finetuneSettingsFrom(saved.panels?.finetune)
-          return { ...s, pairsDir: s.pairsDir || saved.lastFolders.pairs || '' }
-        })()
-      : null)
+  const { settings, set } = usePanelSettings<FinetuneSettings>((saved) => {
+    const s = finetuneSettingsFrom(saved.panels?.finetune)
+    return { ...s, pairsDir: s.pairsDir || saved.lastFolders.pairs || '' }
+  })
 
   const endedFor = useRef<string | null>(null)
   useEffect(() => {
@@ -145,7 +138,6 @@ export function FinetunePanel() {
   }, [previewVersion, previewJob, api])
 
   if (!settings) return null
-  const set = (patch: Partial<FinetuneSettings>) => setEdited({ ...settings, ...patch })
   const running = !!job && ACTIVE.has(job.state)
   const shownReport = job?.report ?? report
 
