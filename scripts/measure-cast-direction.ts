@@ -12,12 +12,14 @@ import { scanPairFolder, loadPair } from '../src/engine/train/data'
 import { angleDifference, castAngleOf, directionVote, estimateCastAngle, MIN_DIRECTION_CONFIDENCE } from '../src/engine/cast-frame'
 import { createShadowEngine } from '../src/engine/inference'
 
-const { values } = parseArgs({ options: { data: { type: 'string' }, model: { type: 'string' }, limit: { type: 'string' }, gates: { type: 'string' } } })
+const { values } = parseArgs({ options: { data: { type: 'string' }, model: { type: 'string' }, limit: { type: 'string' }, gates: { type: 'string' }, threshold: { type: 'string' }, skip: { type: 'string' } } })
+const threshold = Number(values.threshold ?? 0.5)
 if (!values.data) throw new Error('--data DIR is required')
 const engine = await createShadowEngine({ modelDir: values.model })
 const S = engine.size
 const gates = (values.gates ?? '0,0.5,0.7,0.85').split(',').map(Number)
-const entries = (await scanPairFolder(values.data, { includeHeldOut: true })).slice(0, Number(values.limit ?? 300))
+const skip = Number(values.skip ?? 0)
+const entries = (await scanPairFolder(values.data, { includeHeldOut: true })).slice(skip, skip + Number(values.limit ?? 300))
 const errors = gates.map(() => [] as number[])
 const defaults = gates.map(() => 0)
 const decided = gates.map(() => [] as number[]) // errors where the scene's direction was used
@@ -36,7 +38,7 @@ for (const e of entries) {
   }
   const out = await engine.infer(batch, 1)
   gates.forEach((g, k) => {
-    const est = estimateCastAngle(out.attention, p.object, S, { minAgreement: g })
+    const est = estimateCastAngle(out.attention, p.object, S, { minAgreement: g, threshold })
     if (est.source === 'default') defaults[k]++
     else decided[k].push(diff(truth, est.angle))
     errors[k].push(diff(truth, est.angle))

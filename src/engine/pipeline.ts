@@ -24,7 +24,7 @@ import sharp from 'sharp'
 import type { RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
-import { castFrameRotation, DEFAULT_CAST_ANGLE, directionVote, estimateCastAngle, MIN_DIRECTION_CONFIDENCE, rotateSquare } from './cast-frame'
+import { castFrameRotation, DEFAULT_CAST_ANGLE, directionVote, estimateCastAngle, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
 export const CONTEXT_SCALE = 8
@@ -92,12 +92,12 @@ export interface GenerateShadowOptions {
    */
   castAngle?: number
   /**
-   * Without castAngle: read the direction from the attention maps (estimateCastAngle), falling
-   * back to the default when their votes disagree. Meant for maps the user painted or corrected:
-   * on the model's own maps the estimate measured no better than chance on held-out synthetic
-   * pairs (docs/model.md). Without either, a model with a direction output uses its own vote when
-   * it is sure enough, and otherwise (and models without one) DEFAULT_CAST_ANGLE, light from the
-   * upper left, which the user then steers.
+   * Without castAngle: read the direction from the attention maps (estimateCastAngle with its
+   * default settings), falling back to the default when their votes disagree. Meant for maps the
+   * user painted or corrected. Without either, a model with a direction output uses its own vote
+   * when it is sure enough; then the model's own maps are read strictly (MODEL_MAPS_ESTIMATE:
+   * where they are clear, which measured a quarter of held-out synthetic pairs); otherwise
+   * DEFAULT_CAST_ANGLE, light from the upper left, which the user then steers.
    */
   lightFromAttention?: boolean
 }
@@ -106,7 +106,8 @@ export interface GenerateShadowOptions {
 export interface CastUsed {
   angle: number
   /**
-   * 'user': options.castAngle; 'scene': read from the attention maps (lightFromAttention);
+   * 'user': options.castAngle; 'scene': read from the attention maps (painted ones with
+   * lightFromAttention, else the model's own, strictly);
    * 'model': the model's own direction output, sure enough (MIN_DIRECTION_CONFIDENCE);
    * 'default': DEFAULT_CAST_ANGLE (none of those).
    */
@@ -418,17 +419,27 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     const darkening = engine.shade ? await engine.shade(batch, first.attention, 1) : first.darkening
     return { attention: first.attention, darkening, cast: null }
   }
+  const objectMask = () => {
+    const object = new Float32Array(S * S)
+    for (let i = 0; i < S * S; i++) object[i] = batch[i * 4 + 3]
+    return object
+  }
   let cast: CastUsed = { angle: DEFAULT_CAST_ANGLE, source: 'default' }
   if (options.castAngle !== undefined && Number.isFinite(options.castAngle)) {
     cast = { angle: options.castAngle, source: 'user' }
   } else if (options.lightFromAttention) {
-    const object = new Float32Array(S * S)
-    for (let i = 0; i < S * S; i++) object[i] = batch[i * 4 + 3]
-    const estimate = estimateCastAngle(first.attention, object, S)
+    const estimate = estimateCastAngle(first.attention, objectMask(), S)
     cast = { angle: estimate.angle, source: estimate.source }
-  } else if (first.direction) {
-    const vote = directionVote(first.direction)
-    cast = vote.confidence >= MIN_DIRECTION_CONFIDENCE ? { angle: vote.angle, source: 'model', confidence: vote.confidence } : { ...cast, confidence: vote.confidence }
+  } else {
+    // No light given: the model's direction output when it is sure; else the occluder shadows its
+    // attention block found, read strictly (MODEL_MAPS_ESTIMATE); else the default.
+    const vote = first.direction ? directionVote(first.direction) : null
+    if (vote && vote.confidence >= MIN_DIRECTION_CONFIDENCE) {
+      cast = { angle: vote.angle, source: 'model', confidence: vote.confidence }
+    } else {
+      const estimate = estimateCastAngle(first.attention, objectMask(), S, MODEL_MAPS_ESTIMATE)
+      cast = { angle: estimate.angle, source: estimate.source, ...(vote ? { confidence: vote.confidence } : {}) }
+    }
   }
   const turn = castFrameRotation(cast.angle)
   const turned = rotateSquare(batch, S, 4, turn)

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CAST_DOWN, DEFAULT_CAST_ANGLE, MIN_DIRECTION_CONFIDENCE, angleDifference, castAngleOf, castFrameRotation, directionVote, estimateCastAngle, rotateSquare } from '../../../src/engine/cast-frame'
+import { CAST_DOWN, DEFAULT_CAST_ANGLE, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, angleDifference, castAngleOf, castFrameRotation, directionVote, estimateCastAngle, rotateSquare } from '../../../src/engine/cast-frame'
 import { makeExample, NO_AUGMENT, type PairImages } from '../../../src/engine/train/data'
 import { TrainRng } from '../../../src/engine/train/rng'
 import { createShadowEngine, type ShadowEngine } from '../../../src/engine/inference'
@@ -181,23 +181,32 @@ describe('generateShadow with a cast-frame model', () => {
     expect(darkIn(left.composite, 70, 100, 109, 140)).toBeGreaterThan(4 * Math.max(darkIn(left.composite, 131, 100, 170, 140), 1))
   })
 
-  it('reads the direction from attention maps when asked (painted maps), not from the model\'s own by default', async () => {
+  it("reads the direction from painted maps when asked, and from the model's own maps only where they are sure", async () => {
     // Maps as a user would paint them: an occluder left of the object whose shadow falls to its left.
     const M = engine.size
-    const painted = new Float32Array(M * M * 2)
-    const occ = rect(M, 4, 8, 7, 20) // model-frame pixels (the 240 px photo maps onto 32 px)
-    const sh = rect(M, 0, 17, 4, 20)
-    for (let i = 0; i < M * M; i++) {
-      painted[i * 2] = occ[i]
-      painted[i * 2 + 1] = occ[i] ? 0 : sh[i]
+    const maps = (p: number) => {
+      const m = new Float32Array(M * M * 2)
+      const occ = rect(M, 4, 8, 7, 20) // model-frame pixels (the 240 px photo maps onto 32 px)
+      const sh = rect(M, 0, 17, 4, 20)
+      for (let i = 0; i < M * M; i++) {
+        m[i * 2] = occ[i] * p
+        m[i * 2 + 1] = occ[i] ? 0 : sh[i] * p
+      }
+      return m
     }
-    const withMaps: ShadowEngine = { ...engine, infer: async (b, n) => ({ ...(await engine.infer(b, n)), attention: painted }) }
-    const read = await generateShadow(withMaps, scene(), { layer: false, lightFromAttention: true })
+    const withMaps = (p: number): ShadowEngine => ({ ...engine, infer: async (b, n) => ({ ...(await engine.infer(b, n)), attention: maps(p) }) })
+    const read = await generateShadow(withMaps(1), scene(), { layer: false, lightFromAttention: true })
     expect(read.cast?.source).toBe('scene')
     expect(Math.cos(read.cast!.angle)).toBeLessThan(-0.7) // pointing left
     expect(darkIn(read.composite, 70, 100, 109, 140)).toBeGreaterThan(4 * Math.max(darkIn(read.composite, 131, 100, 170, 140), 1))
-    const ignored = await generateShadow(withMaps, scene(), { layer: false })
-    expect(ignored.cast?.source).toBe('default')
+    // The model's own maps, as sure as that: read the same way without being asked.
+    const own = await generateShadow(withMaps(0.97), scene(), { layer: false })
+    expect(own.cast?.source).toBe('scene')
+    expect(Math.cos(own.cast!.angle)).toBeLessThan(-0.7)
+    // Maps only 80% sure count when painted (threshold 0.5), not as the model's own (MODEL_MAPS_ESTIMATE).
+    expect((await generateShadow(withMaps(0.8), scene(), { layer: false, lightFromAttention: true })).cast?.source).toBe('scene')
+    expect(MODEL_MAPS_ESTIMATE.threshold).toBeGreaterThan(0.8)
+    expect((await generateShadow(withMaps(0.8), scene(), { layer: false })).cast?.source).toBe('default')
   })
 
   /** A direction output whose every pixel votes (len cos a, len sin a). */
