@@ -8,8 +8,8 @@ import * as tf from '@tensorflow/tfjs'
  *   shadow U-Net (6 -> 3) on concat(input, attention) -> coarse darkening logits
  *   refinement block on concat(coarse logits, input, attention), residual on the logits,
  *   sigmoid -> per-channel shadow density d in [0,1]                               -> output 'darkening'
- *   with directionHead: 3x3 conv + 1x1 conv on the attention U-Net's bottom level -> (cos, sin) votes
- *   per cell of that level ([N,8,8,2] by default)                              -> output 'direction'
+ *   with directionHead: strided 3x3 convs over concat(input, attention) down to the U-Nets' bottom
+ *   size, then a 1x1 conv -> (cos, sin) votes per cell ([N,8,8,2] by default)  -> output 'direction'
  *
  * The composite is rgb * (1 - d): a multiplicative shadow layer (see docs/model.md for why).
  * Only the layer classes listed in the engine contract are used, so the ONNX exporter covers them:
@@ -35,8 +35,8 @@ export interface ShadowModelConfig {
    */
   castFrame?: 'down'
   /**
-   * A third output 'direction' from the attention block's bottom level ([N,8,8,2] at the default
-   * 128 px and 5 levels): votes for
+   * A third output 'direction' from a small encoder over the input and the attention maps ([N,8,8,2]
+   * at the default 128 px and 5 levels): votes for
    * (cos, sin) of the shadow's cast angle in the image frame; their mean is the model's estimate and
    * its length how sure it is (training pulls the mean toward the true unit vector, so where the
    * scene shows nothing to copy it stays short). Only for cast-frame models, which need a direction.
@@ -100,9 +100,9 @@ function conv(name: string, filters: number, opts: { kernel?: number; stride?: n
 /**
  * A U-Net: per level two 3x3 convolutions (the first with stride 2 below level 0); the decoder
  * upsamples (nearest), concatenates the skip and applies one 3x3 convolution. Returns the
- * level-0 decoder features and the bottom level's (the coarsest, seeing the whole crop).
+ * level-0 decoder features.
  */
-function unet(prefix: string, input: tf.SymbolicTensor, widths: number[]): { features: tf.SymbolicTensor; bottom: tf.SymbolicTensor } {
+function unet(prefix: string, input: tf.SymbolicTensor, widths: number[]): tf.SymbolicTensor {
   const skips: tf.SymbolicTensor[] = []
   let x = input
   widths.forEach((w, level) => {
@@ -115,7 +115,7 @@ function unet(prefix: string, input: tf.SymbolicTensor, widths: number[]): { fea
     const cat = tf.layers.concatenate({ name: `${prefix}_cat${level}`, axis: -1 }).apply([up, skips[level]]) as tf.SymbolicTensor
     x = conv(`${prefix}_dec${level}`, widths[level]).apply(cat) as tf.SymbolicTensor
   }
-  return { features: x, bottom: skips[skips.length - 1] }
+  return x
 }
 
 /** Builds the generator (attention block + shadow block + refinement) with fresh weights. */
@@ -124,11 +124,11 @@ export function buildShadowModel(config: ShadowModelConfig = DEFAULT_MODEL_CONFI
   const s = config.size
   const input = tf.input({ name: 'input', shape: [s, s, 4] })
 
-  const { features: attFeatures, bottom: attBottom } = unet('att', input, config.attentionWidths)
+  const attFeatures = unet('att', input, config.attentionWidths)
   const attention = conv('attention', 2, { kernel: 1, activation: 'sigmoid' }).apply(attFeatures) as tf.SymbolicTensor
 
   const shadowIn = tf.layers.concatenate({ name: 'shadow_in', axis: -1 }).apply([input, attention]) as tf.SymbolicTensor
-  const shadowFeatures = unet('sh', shadowIn, config.shadowWidths).features
+  const shadowFeatures = unet('sh', shadowIn, config.shadowWidths)
   const bias = config.darkeningBiasInit ?? -4
   const coarse = conv('sh_coarse', 3, { kernel: 1, activation: 'linear', biasInit: bias }).apply(shadowFeatures) as tf.SymbolicTensor
 
@@ -143,12 +143,17 @@ export function buildShadowModel(config: ShadowModelConfig = DEFAULT_MODEL_CONFI
 
   const outputs = [attention, darkening]
   if (config.directionHead) {
-    // From the attention block's bottom level, where every cell sees the whole crop (a first try
-    // read the level-0 decoder features: after 900 steps its loss had barely left 1.0, the loss of
-    // not knowing). Zero kernel out: the output starts with no opinion (confidence 0), so added to
-    // a trained model its first errors do not jolt the block it reads from.
-    const hidden = conv('dir_hidden', 32).apply(attBottom) as tf.SymbolicTensor
-    outputs.push(conv('direction', 2, { kernel: 1, activation: 'linear', zeroKernel: true }).apply(hidden) as tf.SymbolicTensor)
+    // A small encoder of its own over the photo, the object mask and the attention maps (the
+    // evidence: occluders and where their shadows fall), 3x3 convolutions with stride 2 down to
+    // the U-Net's bottom size, then one more, so each cell sees about half the crop. Two earlier
+    // heads read the attention U-Net's features (level 0, then the bottom level): after 900 and
+    // 1,500 steps their loss had barely left 1.0, the loss of not knowing. Zero kernel out: the
+    // output starts with no opinion (confidence 0), so a trained model grown by it starts unchanged.
+    let d = shadowIn
+    const down = config.attentionWidths.length - 1
+    for (let k = 0; k < down; k++) d = conv(`dir_down${k}`, k < 2 ? 16 : 32, { stride: 2 }).apply(d) as tf.SymbolicTensor
+    d = conv('dir_mix', 32).apply(d) as tf.SymbolicTensor
+    outputs.push(conv('direction', 2, { kernel: 1, activation: 'linear', zeroKernel: true }).apply(d) as tf.SymbolicTensor)
   }
   return tf.model({ name: 'umbra_shadow_generator', inputs: input, outputs })
 }

@@ -111,7 +111,7 @@ describe('training', () => {
     // Grown from a model without the output: every other layer keeps its weights.
     const old = buildShadowModel({ ...config, directionHead: false })
     const gen = buildShadowModel(config)
-    expect(transferWeights(gen, old)).toEqual({ fresh: ['dir_hidden', 'direction'], widened: [] })
+    expect(transferWeights(gen, old)).toEqual({ fresh: ['dir_down0', 'dir_down1', 'dir_mix', 'direction'], widened: [] })
     const x = stackBatch(examples.slice(0, 2), s)
     const same = tf.tidy(() => {
       const a = old.predict(x.input) as tf.Tensor[]
@@ -150,7 +150,7 @@ describe('training', () => {
     // Weights a fresh model would not have (the darkening bias starts flat): a real test of the channel maps.
     for (const l of narrow.layers) if (l.getWeights().length > 0) l.setWeights(l.getWeights().map((w, i) => tf.randomNormal(w.shape, 0, 0.4, 'float32', 11 + i)))
     const { fresh, widened } = transferWeights(wide, narrow)
-    expect(fresh).toEqual(['dir_hidden', 'direction'])
+    expect(fresh).toEqual(['dir_down0', 'dir_down1', 'dir_mix', 'direction'])
     expect(widened).toContain('att_enc0a')
     expect(widened).toContain('sh_dec0')
     expect(widened).toContain('refine_out') // its inputs grew
