@@ -228,6 +228,20 @@ export function directionVote(direction: Float32Array, samples = 1, i = 0): { an
  */
 export const MIN_DIRECTION_CONFIDENCE = 0.5
 
+/**
+ * The pipeline uses a model's direction output only when the model's own training validation
+ * (manifest metrics.validation.direction, at least 16 pairs) put its median error at most this many
+ * degrees: an output that has not learned can still be confidently wrong (measured: the third
+ * session's head, median error 90 degrees on validation, passed the confidence gate on 3 of 250
+ * held-out pairs, all wrong).
+ */
+export const MAX_TRUSTED_DIRECTION_ERROR_DEG = 30
+
+export function directionOutputTrusted(metrics: Record<string, unknown>): boolean {
+  const d = (metrics.validation as { direction?: { medianErrorDeg?: unknown; count?: unknown } } | undefined)?.direction
+  return typeof d?.medianErrorDeg === 'number' && typeof d.count === 'number' && d.count >= 16 && d.medianErrorDeg <= MAX_TRUSTED_DIRECTION_ERROR_DEG
+}
+
 /** Absolute difference of two angles (radians), in [0, pi]. */
 export function angleDifference(a: number, b: number): number {
   return Math.abs(Math.atan2(Math.sin(a - b), Math.cos(a - b)))

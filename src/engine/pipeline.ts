@@ -24,7 +24,7 @@ import sharp from 'sharp'
 import type { RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
-import { castFrameRotation, DEFAULT_CAST_ANGLE, directionVote, estimateCastAngle, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, rotateSquare } from './cast-frame'
+import { castFrameRotation, DEFAULT_CAST_ANGLE, directionOutputTrusted, directionVote, estimateCastAngle, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
 export const CONTEXT_SCALE = 8
@@ -431,10 +431,11 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     const estimate = estimateCastAngle(first.attention, objectMask(), S)
     cast = { angle: estimate.angle, source: estimate.source }
   } else {
-    // No light given: the model's direction output when it is sure; else the occluder shadows its
-    // attention block found, read strictly (MODEL_MAPS_ESTIMATE); else the default.
+    // No light given: the model's direction output when its validation vouches for it and it is
+    // sure; else the occluder shadows its attention block found, read strictly
+    // (MODEL_MAPS_ESTIMATE); else the default.
     const vote = first.direction ? directionVote(first.direction) : null
-    if (vote && vote.confidence >= MIN_DIRECTION_CONFIDENCE) {
+    if (vote && vote.confidence >= MIN_DIRECTION_CONFIDENCE && directionOutputTrusted(engine.manifest.metrics)) {
       cast = { angle: vote.angle, source: 'model', confidence: vote.confidence }
     } else {
       const estimate = estimateCastAngle(first.attention, objectMask(), S, MODEL_MAPS_ESTIMATE)

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CAST_DOWN, DEFAULT_CAST_ANGLE, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, angleDifference, castAngleOf, castFrameRotation, directionVote, estimateCastAngle, rotateSquare } from '../../../src/engine/cast-frame'
+import { CAST_DOWN, DEFAULT_CAST_ANGLE, MAX_TRUSTED_DIRECTION_ERROR_DEG, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, angleDifference, castAngleOf, castFrameRotation, directionVote, estimateCastAngle, rotateSquare } from '../../../src/engine/cast-frame'
 import { makeExample, NO_AUGMENT, type PairImages } from '../../../src/engine/train/data'
 import { TrainRng } from '../../../src/engine/train/rng'
 import { createShadowEngine, type ShadowEngine } from '../../../src/engine/inference'
@@ -220,8 +220,9 @@ describe('generateShadow with a cast-frame model', () => {
     return d
   }
 
-  it("uses the model's own direction output when it is sure, the default when it is not", async () => {
-    const sure: ShadowEngine = { ...engine, infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: votes(Math.PI, 0.9) }) }
+  it("uses the model's own direction output when it is sure and its validation vouches for it, the default otherwise", async () => {
+    const validated = (medianErrorDeg: number) => ({ ...engine.manifest, metrics: { validation: { direction: { medianErrorDeg, count: 32 } } } })
+    const sure: ShadowEngine = { ...engine, manifest: validated(12), infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: votes(Math.PI, 0.9) }) }
     const left = await generateShadow(sure, scene(), { layer: false })
     expect(left.cast?.source).toBe('model')
     expect(angleDifference(left.cast!.angle, Math.PI)).toBeLessThan(1e-6)
@@ -230,7 +231,12 @@ describe('generateShadow with a cast-frame model', () => {
     // The user's light still wins over the model's guess.
     expect((await generateShadow(sure, scene(), { layer: false, castAngle: 0 })).cast).toEqual({ angle: 0, source: 'user' })
 
-    const unsure: ShadowEngine = { ...engine, infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: votes(Math.PI, MIN_DIRECTION_CONFIDENCE * 0.6) }) }
+    // An output that validation found no better than chance is not used, however sure it is.
+    for (const manifest of [engine.manifest, validated(MAX_TRUSTED_DIRECTION_ERROR_DEG + 20)]) {
+      expect((await generateShadow({ ...sure, manifest }, scene(), { layer: false })).cast?.source).toBe('default')
+    }
+
+    const unsure: ShadowEngine = { ...sure, infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: votes(Math.PI, MIN_DIRECTION_CONFIDENCE * 0.6) }) }
     const fallback = await generateShadow(unsure, scene(), { layer: false })
     expect(fallback.cast?.source).toBe('default')
     expect(fallback.cast?.angle).toBe(DEFAULT_CAST_ANGLE)
