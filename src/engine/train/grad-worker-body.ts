@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { initTfBackend, type TfBackendName } from '../backend'
 import { buildShadowModel } from '../model/architecture'
 import { buildDiscriminator } from '../model/discriminator'
-import { stackBatch } from './loop'
+import { disposeBatch, stackBatch } from './loop'
 import { computeGradients, type WorkerInit } from './parallel'
 import type { TrainExample } from './data'
 import type { LossWeights } from './losses'
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
           const result = computeGradients(generator, discriminator, gVars, dVars, batch, msg.weights, msg.gan)
           port.postMessage({ type: 'result', id: msg.id, result })
         } finally {
-          tf.dispose(Object.values(batch).filter((t): t is tf.Tensor => t instanceof tf.Tensor))
+          disposeBatch(batch)
         }
       } catch (err) {
         port.postMessage({ type: 'error', id: msg.id, error: (err as Error).message })

@@ -132,8 +132,7 @@ export interface ValidationResult {
   count: number
   /**
    * Models with a direction output, on the unturned crops whose shadow direction is known: median
-   * angle error of the vote (degrees), the mean vote length, and the share of crops whose vote
-   * passes MIN_DIRECTION_CONFIDENCE.
+   * angle error of the vote (degrees), the mean vote length (confidence) and how many crops.
    */
   direction?: { medianErrorDeg: number; meanConfidence: number; count: number }
 }
