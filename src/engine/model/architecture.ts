@@ -130,14 +130,17 @@ export function buildShadowModel(config: ShadowModelConfig = DEFAULT_MODEL_CONFI
   const shadowIn = tf.layers.concatenate({ name: 'shadow_in', axis: -1 }).apply([input, attention]) as tf.SymbolicTensor
   const shadowFeatures = unet('sh', shadowIn, config.shadowWidths)
   const bias = config.darkeningBiasInit ?? -4
-  const coarse = conv('sh_coarse', 3, { kernel: 1, activation: 'linear', biasInit: bias }).apply(shadowFeatures) as tf.SymbolicTensor
+  // Zero kernels on the two layers that make the logits: a fresh model darkens exactly sigmoid(bias)
+  // everywhere, whatever its random features (with random kernels here a tiny test model's mean
+  // darkening came out anywhere from 0.05 to 0.38); training moves them off zero at the first step.
+  const coarse = conv('sh_coarse', 3, { kernel: 1, activation: 'linear', biasInit: bias, zeroKernel: true }).apply(shadowFeatures) as tf.SymbolicTensor
 
   // Refinement: full-resolution convolutions that see the coarse shadow beside the photo, mask and
   // attention maps, and correct it (residual on the logits, so it starts close to the coarse output).
   const refineIn = tf.layers.concatenate({ name: 'refine_in', axis: -1 }).apply([coarse, shadowIn]) as tf.SymbolicTensor
   let r = conv('refine_a', config.refineWidth).apply(refineIn) as tf.SymbolicTensor
   r = conv('refine_b', config.refineWidth).apply(r) as tf.SymbolicTensor
-  const delta = conv('refine_out', 3, { activation: 'linear' }).apply(r) as tf.SymbolicTensor
+  const delta = conv('refine_out', 3, { activation: 'linear', zeroKernel: true }).apply(r) as tf.SymbolicTensor
   const logits = tf.layers.add({ name: 'darkening_logits' }).apply([coarse, delta]) as tf.SymbolicTensor
   const darkening = tf.layers.activation({ name: 'darkening', activation: 'sigmoid' }).apply(logits) as tf.SymbolicTensor
 

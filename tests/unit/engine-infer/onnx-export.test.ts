@@ -101,6 +101,12 @@ describe('export of the shipped architecture', () => {
     await tf.setBackend('cpu')
     const { buildShadowModel, TINY_MODEL_CONFIG } = await import('../../../src/engine/model/architecture')
     const model = buildShadowModel(TINY_MODEL_CONFIG)
+    // The layers that make the darkening logits start at zero: give them weights, so the comparison
+    // covers the whole shadow path.
+    for (const name of ['sh_coarse', 'refine_out']) {
+      const layer = model.getLayer(name)
+      layer.setWeights(layer.getWeights().map((w, i) => tf.randomNormal(w.shape, 0, 0.3, 'float32', 20 + i)))
+    }
     const size = TINY_MODEL_CONFIG.size
     const exported = exportLayersModelToOnnx(model)
     expect(exported.outputs.map((o) => o.shape)).toEqual([[size, size, 2], [size, size, 3]])
