@@ -29,8 +29,8 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
   --seed N          random seed of a new run (default 1)
   --init-from DIR   start a new run from a trained model folder (or run folder: its model/) at
                     its size: its weights are copied layer by layer and widened into the default
-                    widths (--width W scales them) where those are at least as wide; layers it
-                    lacks (a new output) start fresh
+                    widths (--width W scales them) where those are at least as wide; it keeps
+                    the model's frame (image or cast); layers it lacks (a new output) start fresh
   --backend NAME    force a tfjs backend: tensorflow-gpu, tensorflow, wasm, cpu
   --workers N       threads per step (default 1): N > 1 splits each batch over N-1 worker threads
                     plus this one (data-parallel, averaged gradients); worth it on idle cores only
@@ -91,7 +91,7 @@ const command: Command = {
     // Heavy modules only once the arguments are known to be good.
     const { initTfBackend } = await import('../../engine/backend')
     const { runTraining, DEFAULT_TRAIN_OPTIONS } = await import('../../engine/train/loop')
-    const { DEFAULT_MODEL_CONFIG } = await import('../../engine/model/architecture')
+    const { DEFAULT_MODEL_CONFIG, configToGrowFrom } = await import('../../engine/model/architecture')
     const backend = await initTfBackend(backendName)
     console.error(`umbra train: backend ${backend.backend}: ${backend.detail}`)
 
@@ -110,12 +110,7 @@ const command: Command = {
       const init = await loadTfjsModel(await resolveModelDir(values['init-from']))
       const a = init.manifest.architecture as Partial<ShadowModelConfig>
       if (!a.attentionWidths || !a.shadowWidths || !a.refineWidth) throw new UserError('MODEL_CORRUPT', `${values['init-from']}: its manifest does not give the model's widths`)
-      // Grown into the default widths where they are at least as wide everywhere; else kept as it is.
-      const atLeast = (ws: number[], than: number[]) => ws.length === than.length && ws.every((w, i) => w >= than[i])
-      const grows = atLeast(modelConfig.attentionWidths, a.attentionWidths) && atLeast(modelConfig.shadowWidths, a.shadowWidths) && modelConfig.refineWidth >= a.refineWidth
-      modelConfig = grows
-        ? { ...modelConfig, size: init.manifest.inputSize }
-        : { ...modelConfig, size: init.manifest.inputSize, attentionWidths: a.attentionWidths, shadowWidths: a.shadowWidths, refineWidth: a.refineWidth }
+      modelConfig = configToGrowFrom(modelConfig, a, init.manifest.inputSize)
       initialGenerator = init.model
       console.error(`umbra train: new run from ${values['init-from']} (${init.manifest.name}, ${init.manifest.training?.steps ?? '?'} steps)`)
     }

@@ -70,6 +70,22 @@ export const TINY_MODEL_CONFIG: ShadowModelConfig = {
   darkeningBiasInit: -3,
 }
 
+/**
+ * The config of a run that starts from a trained model (`umbra train --init-from`) whose manifest
+ * gives `source`: the default widths where they are at least as wide everywhere (the weights are
+ * widened into them, see transferWeights), else the source's own; the source's size; and the
+ * source's frame, because an image-frame model's weights mean nothing in the cast frame (and only a
+ * cast-frame model gets the direction output).
+ */
+export function configToGrowFrom(defaults: ShadowModelConfig, source: Partial<ShadowModelConfig>, size: number): ShadowModelConfig {
+  if (!source.attentionWidths || !source.shadowWidths || !source.refineWidth) throw new Error("the model's manifest does not give its widths")
+  const atLeast = (ws: number[], than: number[]) => ws.length === than.length && ws.every((w, i) => w >= than[i])
+  const grows = atLeast(defaults.attentionWidths, source.attentionWidths) && atLeast(defaults.shadowWidths, source.shadowWidths) && defaults.refineWidth >= source.refineWidth
+  const widths = grows ? {} : { attentionWidths: source.attentionWidths, shadowWidths: source.shadowWidths, refineWidth: source.refineWidth }
+  const castFrame = source.castFrame === 'down' ? ('down' as const) : undefined
+  return { ...defaults, ...widths, size, castFrame, directionHead: castFrame === 'down' && defaults.directionHead === true }
+}
+
 export function validateModelConfig(config: ShadowModelConfig): void {
   const levels = Math.max(config.attentionWidths.length, config.shadowWidths.length)
   if (!Number.isInteger(config.size) || config.size < 8) throw new Error(`model size must be an integer >= 8, got ${config.size}`)

@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { initTfBackend } from '../../../src/engine/backend'
-import { attentionView, buildShadowModel, hasDirectionOutput, modelGflops, TINY_MODEL_CONFIG, DEFAULT_MODEL_CONFIG, validateModelConfig, ARCHITECTURE_VERSION } from '../../../src/engine/model/architecture'
+import { attentionView, buildShadowModel, configToGrowFrom, hasDirectionOutput, modelGflops, TINY_MODEL_CONFIG, DEFAULT_MODEL_CONFIG, validateModelConfig, ARCHITECTURE_VERSION } from '../../../src/engine/model/architecture'
 import { buildDiscriminator, defaultDiscriminatorConfig } from '../../../src/engine/model/discriminator'
 
 const ALLOWED = new Set(['InputLayer', 'Conv2D', 'Conv2DTranspose', 'UpSampling2D', 'Concatenate', 'Add', 'Multiply', 'Activation', 'ReLU', 'LeakyReLU', 'AveragePooling2D', 'MaxPooling2D'])
@@ -92,6 +92,19 @@ describe('shadow model architecture', () => {
     expect(g).toBeLessThan(15)
     expect(ARCHITECTURE_VERSION).toMatch(/\S/)
     model.dispose()
+  })
+
+  it('a run started from a trained model keeps its frame and size, and grows into the default widths only where they are wider', () => {
+    const imageFrame = { attentionWidths: [8, 16, 24, 32, 48], shadowWidths: [12, 20, 32, 48, 64], refineWidth: 12 }
+    const grown = configToGrowFrom(DEFAULT_MODEL_CONFIG, imageFrame, 96)
+    expect(grown).toMatchObject({ size: 96, attentionWidths: DEFAULT_MODEL_CONFIG.attentionWidths, shadowWidths: DEFAULT_MODEL_CONFIG.shadowWidths, directionHead: false })
+    expect(grown.castFrame).toBeUndefined()
+    const cast = configToGrowFrom(DEFAULT_MODEL_CONFIG, { ...imageFrame, castFrame: 'down' }, 128)
+    expect(cast).toMatchObject({ castFrame: 'down', directionHead: true })
+    // wider than the defaults somewhere: the source's own widths, so nothing is cut
+    const wide = { ...imageFrame, shadowWidths: [12, 20, 32, 48, 96] }
+    expect(configToGrowFrom(DEFAULT_MODEL_CONFIG, wide, 128)).toMatchObject({ attentionWidths: imageFrame.attentionWidths, shadowWidths: wide.shadowWidths, refineWidth: 12 })
+    expect(() => configToGrowFrom(DEFAULT_MODEL_CONFIG, { refineWidth: 12 }, 128)).toThrow(/widths/)
   })
 
   it('rejects a size that the U-Net depth cannot divide', () => {
