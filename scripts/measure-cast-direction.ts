@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util'
 import { scanPairFolder, loadPair } from '../src/engine/train/data'
-import { angleDifference, castAngleOf, directionVote, estimateCastAngle, MIN_DIRECTION_CONFIDENCE } from '../src/engine/cast-frame'
+import { angleDifference, castAngleOf, directionMode, directionPosterior, estimateCastAngle, MIN_DIRECTION_CONFIDENCE } from '../src/engine/cast-frame'
 import { createShadowEngine } from '../src/engine/inference'
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, model: { type: 'string' }, limit: { type: 'string' }, gates: { type: 'string' }, threshold: { type: 'string' }, skip: { type: 'string' } } })
@@ -50,8 +50,9 @@ for (const e of entries) {
     gt[i * 2 + 1] = p.occluderShadows[i]
   }
   gtOnly.push(diff(truth, estimateCastAngle(gt, p.object, S, { minAgreement: 0 }).angle))
-  if (out.direction) {
-    const v = directionVote(out.direction)
+  const bins = engine.manifest.architecture.directionBins
+  if (out.direction && typeof bins === 'number') {
+    const v = directionMode(directionPosterior(out.direction, bins))
     votes.push([diff(truth, v.angle), v.confidence])
   }
 }

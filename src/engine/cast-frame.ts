@@ -204,28 +204,80 @@ export function estimateCastAngle(attention: Float32Array, object: Float32Array,
   return { angle: Math.atan2(vy, vx), source: 'scene', pairs, agreement }
 }
 
-/**
- * A model's direction output (n samples of h x w x 2 (cos, sin) votes, see architecture.ts
- * directionHead), sample i: the mean vote's angle and length. Training pulls the mean toward the
- * true unit vector, so its length is how sure the model is (about 1 when every crop like this one
- * casts the same way, near 0 when the crop does not show the light).
- */
-export function directionVote(direction: Float32Array, samples = 1, i = 0): { angle: number; confidence: number } {
-  const cells = direction.length / (2 * samples)
-  if (!Number.isInteger(cells) || cells < 1 || i < 0 || i >= samples) throw new Error(`directionVote: ${direction.length} values do not hold sample ${i} of ${samples}`)
-  let x = 0, y = 0
-  const o = i * cells * 2
-  for (let k = 0; k < cells; k++) {
-    x += direction[o + k * 2]
-    y += direction[o + k * 2 + 1]
-  }
-  return { angle: Math.atan2(y, x), confidence: Math.hypot(x, y) / cells }
+/** Centre (radians, image frame: 0 = right, pi/2 = down) of direction bin k of `bins`. */
+export function directionBinAngle(k: number, bins: number): number {
+  return (2 * Math.PI * k) / bins
 }
 
 /**
- * Below this confidence the pipeline keeps DEFAULT_CAST_ANGLE instead of the model's vote. A mean
- * unit vector of length 0.5 means the votes are clearly one-sided (a circular standard deviation of
- * about 67 degrees); chosen a priori like MIN_CAST_AGREEMENT, not fitted to a test set.
+ * A model's direction output (`samples` x cells x `bins` logits, see architecture.ts
+ * directionBins), sample i: the softmax of the cells' mean logits, the model's belief about which
+ * way the shadow falls. Trained toward a soft label around the true direction (losses.ts viewLoss),
+ * so it stays spread where the crop does not show the light, and splits where it shows only the
+ * axis (left or right).
+ */
+export function directionPosterior(logits: Float32Array, bins: number, samples = 1, i = 0): Float64Array {
+  const cells = logits.length / (bins * samples)
+  if (!Number.isInteger(bins) || bins < 2 || !Number.isInteger(cells) || cells < 1 || i < 0 || i >= samples) {
+    throw new Error(`directionPosterior: ${logits.length} values do not hold sample ${i} of ${samples} with ${bins} bins`)
+  }
+  const mean = new Float64Array(bins)
+  const o = i * cells * bins
+  for (let c = 0; c < cells; c++) for (let k = 0; k < bins; k++) mean[k] += logits[o + c * bins + k] / cells
+  const top = Math.max(...mean)
+  let sum = 0
+  for (let k = 0; k < bins; k++) sum += mean[k] = Math.exp(mean[k] - top)
+  for (let k = 0; k < bins; k++) mean[k] /= sum
+  return mean
+}
+
+/**
+ * The most probable direction of a posterior: its top bin, refined by the weighted circular mean
+ * of that bin and its two neighbours, and `confidence`, the probability of those three bins (the
+ * direction within about a bin and a half; a uniform posterior over 16 bins gives 0.19).
+ */
+export function directionMode(posterior: Float64Array): { angle: number; confidence: number } {
+  const bins = posterior.length
+  let best = 0
+  for (let k = 1; k < bins; k++) if (posterior[k] > posterior[best]) best = k
+  let x = 0, y = 0, mass = 0
+  for (const k of [best - 1, best, best + 1]) {
+    const j = (k + bins) % bins
+    x += posterior[j] * Math.cos(directionBinAngle(j, bins))
+    y += posterior[j] * Math.sin(directionBinAngle(j, bins))
+    mass += posterior[j]
+  }
+  return { angle: Math.atan2(y, x), confidence: mass }
+}
+
+/**
+ * The directions to average a shadow over when the light is not known (Bayes: under squared
+ * error the best single answer is the expected shadow): the posterior's bins merged in adjacent
+ * pairs into `sectors` (8 by default, 45 degrees each, to bound the passes), each at its
+ * probability-weighted mean angle; sectors under `minWeight` are dropped and the rest renormalised.
+ */
+export function hedgeDirections(posterior: Float64Array, sectors = 8, minWeight = 0.05): { angle: number; weight: number }[] {
+  const bins = posterior.length
+  const per = Math.max(1, Math.round(bins / sectors))
+  const out: { angle: number; weight: number }[] = []
+  for (let k0 = 0; k0 < bins; k0 += per) {
+    let x = 0, y = 0, w = 0
+    for (let k = k0; k < Math.min(bins, k0 + per); k++) {
+      x += posterior[k] * Math.cos(directionBinAngle(k, bins))
+      y += posterior[k] * Math.sin(directionBinAngle(k, bins))
+      w += posterior[k]
+    }
+    if (w >= minWeight) out.push({ angle: Math.atan2(y, x), weight: w })
+  }
+  if (out.length === 0) return [directionMode(posterior)].map((m) => ({ angle: m.angle, weight: 1 }))
+  const total = out.reduce((a, d) => a + d.weight, 0)
+  return out.map((d) => ({ angle: d.angle, weight: d.weight / total }))
+}
+
+/**
+ * Below this confidence (directionMode: the probability that the direction is within about a bin
+ * and a half of the mode) the pipeline does not take the model's mode as the light: it is more
+ * likely wrong than right. Chosen a priori like MIN_CAST_AGREEMENT, not fitted to a test set.
  */
 export const MIN_DIRECTION_CONFIDENCE = 0.5
 

@@ -24,7 +24,7 @@ import sharp from 'sharp'
 import type { RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
-import { castFrameRotation, DEFAULT_CAST_ANGLE, directionOutputTrusted, directionVote, estimateCastAngle, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, rotateSquare } from './cast-frame'
+import { castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
 export const CONTEXT_SCALE = 8
@@ -112,8 +112,14 @@ export interface CastUsed {
    * 'default': DEFAULT_CAST_ANGLE (none of those).
    */
   source: 'user' | 'scene' | 'model' | 'default'
-  /** The direction output's confidence (0-1) when the model has one. */
+  /** The direction output's confidence (0-1, directionMode) when the model has one. */
   confidence?: number
+  /**
+   * Where the light was not known (source 'model' below the confidence gate): the shadow is the
+   * weighted mean of the shadows cast in these directions, the model's belief (hedgeDirections);
+   * `angle` is then the most probable one, where a steered light starts.
+   */
+  spread?: { angle: number; weight: number }[]
 }
 
 export interface GenerateShadowResult {
@@ -433,19 +439,43 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
   } else {
     // No light given: the model's direction output when its validation vouches for it and it is
     // sure; else the occluder shadows its attention block found, read strictly
-    // (MODEL_MAPS_ESTIMATE); else the default.
-    const vote = first.direction ? directionVote(first.direction) : null
-    if (vote && vote.confidence >= MIN_DIRECTION_CONFIDENCE && directionOutputTrusted(engine.manifest.metrics)) {
-      cast = { angle: vote.angle, source: 'model', confidence: vote.confidence }
+    // (MODEL_MAPS_ESTIMATE); else the mean shadow over the directions the model believes in; else
+    // (no direction output) the default.
+    const bins = engine.manifest.architecture.directionBins
+    const posterior = first.direction && typeof bins === 'number' ? directionPosterior(first.direction, bins) : null
+    const mode = posterior ? directionMode(posterior) : null
+    if (mode && mode.confidence >= MIN_DIRECTION_CONFIDENCE && directionOutputTrusted(engine.manifest.metrics)) {
+      cast = { angle: mode.angle, source: 'model', confidence: mode.confidence }
     } else {
       const estimate = estimateCastAngle(first.attention, objectMask(), S, MODEL_MAPS_ESTIMATE)
-      cast = { angle: estimate.angle, source: estimate.source, ...(vote ? { confidence: vote.confidence } : {}) }
+      cast = { angle: estimate.angle, source: estimate.source, ...(mode ? { confidence: mode.confidence } : {}) }
+      if (estimate.source === 'default' && posterior && mode) {
+        const spread = hedgeDirections(posterior)
+        cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, spread }
+        return { attention: first.attention, darkening: await shadeSpread(engine, batch, first.attention, spread), cast }
+      }
     }
   }
-  const turn = castFrameRotation(cast.angle)
+  return { attention: first.attention, darkening: await shadeCast(engine, batch, first.attention, cast.angle), cast }
+}
+
+/** A cast-frame model's darkening cast in `angle`: the input turned so it falls down, the result turned back. */
+async function shadeCast(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, angle: number): Promise<Float32Array> {
+  const S = engine.size
+  const turn = castFrameRotation(angle)
   const turned = rotateSquare(batch, S, 4, turn)
-  const darkTurned = engine.shade ? await engine.shade(turned, rotateSquare(first.attention, S, 2, turn), 1) : (await engine.infer(turned, 1)).darkening
-  return { attention: first.attention, darkening: rotateSquare(darkTurned, S, 3, -turn, 'zero'), cast }
+  const darkTurned = engine.shade ? await engine.shade(turned, rotateSquare(attention, S, 2, turn), 1) : (await engine.infer(turned, 1)).darkening
+  return rotateSquare(darkTurned, S, 3, -turn, 'zero')
+}
+
+/** The weighted mean of the darkenings cast in each direction of `spread` (weights sum to 1). */
+async function shadeSpread(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, spread: { angle: number; weight: number }[]): Promise<Float32Array> {
+  const sum = new Float32Array(engine.size * engine.size * 3)
+  for (const { angle, weight } of spread) {
+    const d = await shadeCast(engine, batch, attention, angle)
+    for (let i = 0; i < sum.length; i++) sum[i] += weight * d[i]
+  }
+  return sum
 }
 
 /**

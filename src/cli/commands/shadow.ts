@@ -20,7 +20,9 @@ Adds the object's shadow to the photo at full resolution.
   --light DIRECTION  where the shadow falls: degrees (0 = right, 90 = down, in photo pixels), or
                      'scene' to read it from the attention maps (unreliable for now, see
                      docs/model.md); default: the model's own estimate when it is sure
-                     enough, otherwise light from the upper left
+                     enough, else the scene's shadows where they are clear, else the mean
+                     shadow over the directions the model believes in (models with a
+                     direction output), else light from the upper left
   --model DIR        model folder (default resources/models/default)
   --runtime R        auto (default), onnx or tfjs
   --quality Q        JPEG/WebP quality 1-100 (default 92)
@@ -137,7 +139,12 @@ const command: Command = {
         const ms = (v: number) => `${v.toFixed(0)} ms`
         const t = result.timings
         console.log(`runtime: ${engine.runtime} (${engine.detail}); model ${engine.manifest.name}, ${engine.size} px`)
-        if (result.cast) console.log(`shadow cast at ${((result.cast.angle * 180) / Math.PI).toFixed(0)} degrees (${CAST_SOURCE_WORDS[result.cast.source]}${result.cast.confidence !== undefined ? `; model's direction confidence ${result.cast.confidence.toFixed(2)}` : ''})`)
+        const deg = (a: number) => `${((a * 180) / Math.PI).toFixed(0)}`
+        if (result.cast?.spread) {
+          console.log(`light not known: the shadow is the mean over the directions the model believes in (${result.cast.spread.map((d) => `${deg(d.angle)} degrees ${(100 * d.weight).toFixed(0)}%`).join(', ')})`)
+        } else if (result.cast) {
+          console.log(`shadow cast at ${deg(result.cast.angle)} degrees (${CAST_SOURCE_WORDS[result.cast.source]}${result.cast.confidence !== undefined ? `; model's direction confidence ${result.cast.confidence.toFixed(2)}` : ''})`)
+        }
         console.log(`object ${result.objectBox.width}x${result.objectBox.height} at ${result.objectBox.x},${result.objectBox.y}; window ${result.window.width}x${result.window.height} at ${result.window.x},${result.window.y}`)
         console.log(
           `timings: load+decode ${ms(t1 - t0)}, crop ${ms(t.crop)}, infer ${ms(t.infer)}, upsample ${ms(t.upsample)}, composite ${ms(t.composite)}, ` +

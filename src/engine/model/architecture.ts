@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs'
  *   refinement block on concat(coarse logits, input, attention), residual on the logits,
  *   sigmoid -> per-channel shadow density d in [0,1]                               -> output 'darkening'
  *   with directionHead: strided 3x3 convs over concat(input, attention) down to the U-Nets' bottom
- *   size, then a 1x1 conv -> (cos, sin) votes per cell ([N,8,8,2] by default)  -> output 'direction'
+ *   size, then a 1x1 conv -> per cell, logits over directionBins cast directions
+ *   ([N,8,8,16] by default)                                                      -> output 'direction_bins'
  *
  * The composite is rgb * (1 - d): a multiplicative shadow layer (see docs/model.md for why).
  * Only the layer classes listed in the engine contract are used, so the ONNX exporter covers them:
@@ -35,13 +36,21 @@ export interface ShadowModelConfig {
    */
   castFrame?: 'down'
   /**
-   * A third output 'direction' from a small encoder over the input and the attention maps ([N,8,8,2]
-   * at the default 128 px and 5 levels): votes for
-   * (cos, sin) of the shadow's cast angle in the image frame; their mean is the model's estimate and
-   * its length how sure it is (training pulls the mean toward the true unit vector, so where the
-   * scene shows nothing to copy it stays short). Only for cast-frame models, which need a direction.
+   * A third output from a small encoder over the input and the attention maps: per cell of the
+   * U-Nets' bottom grid ([N,8,8,K] at the default 128 px and 5 levels), logits over K =
+   * directionBins cast directions (bin k centred on 2 pi k / K, image frame, cast-frame.ts); the
+   * softmax of their mean over the cells is the model's belief about where the shadow falls
+   * (directionPosterior). Only for cast-frame models, which need a direction.
    */
   directionHead?: boolean
+  /**
+   * The number of direction bins. Absent with directionHead: the third session's head, two
+   * (cos, sin) votes per cell (output 'direction'), trained to the true unit vector. It never
+   * learned: on synthetic scenes the light is often known only up to left or right, and the mean of
+   * two opposite unit vectors is zero, the "no idea" answer. Bins can say "left or right" (kept only
+   * so those research runs still load; the pipeline ignores that output).
+   */
+  directionBins?: number
 }
 
 /**
@@ -59,6 +68,7 @@ export const DEFAULT_MODEL_CONFIG: ShadowModelConfig = {
   darkeningBiasInit: -4,
   castFrame: 'down',
   directionHead: true,
+  directionBins: 16,
 }
 
 /** A tiny configuration for tests (32 px, 3 levels). */
@@ -83,7 +93,8 @@ export function configToGrowFrom(defaults: ShadowModelConfig, source: Partial<Sh
   const grows = atLeast(defaults.attentionWidths, source.attentionWidths) && atLeast(defaults.shadowWidths, source.shadowWidths) && defaults.refineWidth >= source.refineWidth
   const widths = grows ? {} : { attentionWidths: source.attentionWidths, shadowWidths: source.shadowWidths, refineWidth: source.refineWidth }
   const castFrame = source.castFrame === 'down' ? ('down' as const) : undefined
-  return { ...defaults, ...widths, size, castFrame, directionHead: castFrame === 'down' && defaults.directionHead === true }
+  const directionHead = castFrame === 'down' && defaults.directionHead === true
+  return { ...defaults, ...widths, size, castFrame, directionHead, directionBins: directionHead ? defaults.directionBins : undefined }
 }
 
 export function validateModelConfig(config: ShadowModelConfig): void {
@@ -97,6 +108,7 @@ export function validateModelConfig(config: ShadowModelConfig): void {
   }
   if (config.attentionWidths.length < 2 || config.shadowWidths.length < 2) throw new Error('each U-Net needs at least 2 levels')
   if (config.directionHead && config.castFrame !== 'down') throw new Error('a direction output is only for cast-frame models (castFrame: "down")')
+  if (config.directionBins !== undefined && (!Number.isInteger(config.directionBins) || config.directionBins < 4 || config.directionBins > 64)) throw new Error(`directionBins must be an integer from 4 to 64, got ${config.directionBins}`)
 }
 
 function conv(name: string, filters: number, opts: { kernel?: number; stride?: number; activation?: 'relu' | 'sigmoid' | 'linear'; biasInit?: number; zeroKernel?: boolean } = {}) {
@@ -166,13 +178,15 @@ export function buildShadowModel(config: ShadowModelConfig = DEFAULT_MODEL_CONFI
     // evidence: occluders and where their shadows fall), 3x3 convolutions with stride 2 down to
     // the U-Net's bottom size, then one more, so each cell sees about half the crop. Two earlier
     // heads read the attention U-Net's features (level 0, then the bottom level): after 900 and
-    // 1,500 steps their loss had barely left 1.0, the loss of not knowing. Zero kernel out: the
-    // output starts with no opinion (confidence 0), so a trained model grown by it starts unchanged.
+    // 1,500 steps their loss had barely left 1.0, the loss of not knowing (see directionBins for
+    // why). Zero kernel out: the output starts with no opinion (all directions alike), so a trained
+    // model grown by it starts unchanged.
     let d = shadowIn
     const down = config.attentionWidths.length - 1
     for (let k = 0; k < down; k++) d = conv(`dir_down${k}`, k < 2 ? 16 : 32, { stride: 2 }).apply(d) as tf.SymbolicTensor
     d = conv('dir_mix', 32).apply(d) as tf.SymbolicTensor
-    outputs.push(conv('direction', 2, { kernel: 1, activation: 'linear', zeroKernel: true }).apply(d) as tf.SymbolicTensor)
+    const head = config.directionBins ? conv('direction_bins', config.directionBins, { kernel: 1, activation: 'linear', zeroKernel: true }) : conv('direction', 2, { kernel: 1, activation: 'linear', zeroKernel: true })
+    outputs.push(head.apply(d) as tf.SymbolicTensor)
   }
   return tf.model({ name: 'umbra_shadow_generator', inputs: input, outputs })
 }
@@ -187,7 +201,7 @@ export function attentionView(generator: tf.LayersModel): tf.LayersModel {
   const view = tf.model({
     name: 'umbra_attention_view',
     inputs: generator.inputs,
-    outputs: [generator.getLayer('attention').output as tf.SymbolicTensor, generator.getLayer('direction').output as tf.SymbolicTensor],
+    outputs: [generator.outputs[0], generator.outputs[2]],
   })
   attentionViews.set(generator, view)
   return view
@@ -195,9 +209,12 @@ export function attentionView(generator: tf.LayersModel): tf.LayersModel {
 
 const attentionViews = new WeakMap<tf.LayersModel, tf.LayersModel>()
 
-/** Whether this generator has the direction output (config.directionHead). */
+/**
+ * Whether this generator has the direction output that training and the pipeline use (the bins of
+ * config.directionBins; the third session's two-vote head is left alone).
+ */
 export function hasDirectionOutput(generator: tf.LayersModel): boolean {
-  return generator.outputNames.length > 2
+  return generator.outputNames[2] === 'direction_bins'
 }
 
 /** Forward multiply-adds x2 per sample, from the layer shapes (convolutions dominate; the rest is counted roughly). */

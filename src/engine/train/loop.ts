@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { UserError } from '../../core/errors'
 import { writeFileAtomic } from '../../core/atomic'
 import { ARCHITECTURE_VERSION, attentionView, buildShadowModel, DEFAULT_MODEL_CONFIG, hasDirectionOutput, modelGflops, type ShadowModelConfig } from '../model/architecture'
-import { angleDifference, directionVote } from '../cast-frame'
+import { angleDifference, directionMode, directionPosterior } from '../cast-frame'
 import { median } from '../../core/stats'
 import { buildDiscriminator, defaultDiscriminatorConfig, type DiscriminatorConfig } from '../model/discriminator'
 import { saveModelDir } from '../model-dir'
@@ -541,11 +541,14 @@ export function validate(generator: tf.LayersModel, examples: TrainExample[], s:
       return [l1Sum, tf.sum(tf.mul(sq, inMask)), tf.mul(tf.sum(inMask), 3), tf.sum(sq), tf.scalar(sq.size)].map((t) => t.dataSync()[0])
     })
     if (withDirection && batch.view) {
-      const votes = tf.tidy(() => (attentionView(generator).predict((batch.view as NonNullable<BatchTensors['view']>).input) as tf.Tensor[])[1].dataSync() as Float32Array)
+      const { logits, bins } = tf.tidy(() => {
+        const out = (attentionView(generator).predict((batch.view as NonNullable<BatchTensors['view']>).input) as tf.Tensor[])[1]
+        return { logits: out.dataSync() as Float32Array, bins: out.shape[3] as number }
+      })
       chunk.forEach((e, k) => {
         const truth = e.view?.direction
         if (!truth) return
-        const vote = directionVote(votes, chunk.length, k)
+        const vote = directionMode(directionPosterior(logits, bins, chunk.length, k))
         directionErrors.push((angleDifference(vote.angle, Math.atan2(truth[1], truth[0])) * 180) / Math.PI)
         confidenceSum += vote.confidence
       })

@@ -153,16 +153,33 @@ export function generatorLoss(
 }
 
 /**
+ * Sharpness of the direction output's soft label: the target over the bins is softmax(kappa *
+ * cos(bin - true angle)), a von Mises of about 18 degrees standard deviation, so neighbouring bins
+ * share the credit and a bin's centre need not hit the true angle.
+ */
+export const DIRECTION_LABEL_KAPPA = 10
+
+/**
  * The attention block's losses on the unturned crops: the same balanced cross-entropy as in the
- * cast frame, and the squared distance between the mean direction vote and the true unit vector.
- * Minimising it makes the mean the expected unit vector given the crop, so its length falls where
- * the direction cannot be read (the pipeline then keeps its default light).
+ * cast frame, and for the direction output the KL divergence from the soft label around the true
+ * direction to the posterior (softmax of the cells' mean logits), divided by the divergence of a
+ * uniform posterior: 1 = no idea, 0 = exact. Minimising it makes the posterior the distribution of
+ * the direction given the crop: spread where the crop shows nothing, two-peaked where it shows
+ * only left-or-right (a regression to the unit vector answered zero there, and never learned).
  */
 export function viewLoss(outputs: { attention: tf.Tensor4D; direction: tf.Tensor4D }, view: ViewTensors, attentionWeight?: tf.Tensor4D): { attention: tf.Scalar; direction: tf.Scalar } {
   const attention = balancedBce(outputs.attention, view.attention, attentionWeight)
-  const vote = tf.mean(outputs.direction, [1, 2]) // [B,2]
-  const err = tf.sum(tf.squaredDifference(vote, view.direction), -1, true) // [B,1]
-  const direction = tf.div(tf.sum(tf.mul(err, view.directionKnown)), tf.maximum(tf.sum(view.directionKnown), 1)) as tf.Scalar
+  const bins = outputs.direction.shape[3]
+  const angles = Array.from({ length: bins }, (_, k) => (2 * Math.PI * k) / bins)
+  const [cos, sin] = tf.split(view.direction, 2, 1) // [B,1] each
+  const similarity = tf.add(tf.mul(cos, tf.tensor2d(angles.map(Math.cos), [1, bins])), tf.mul(sin, tf.tensor2d(angles.map(Math.sin), [1, bins]))) // cos(bin - angle)
+  const label = tf.softmax(tf.mul(similarity, DIRECTION_LABEL_KAPPA)) // [B,K]
+  const logLabel = tf.log(tf.maximum(label, 1e-12))
+  const logPosterior = tf.logSoftmax(tf.mean(outputs.direction, [1, 2])) // [B,K]
+  const kl = tf.sum(tf.mul(label, tf.sub(logLabel, logPosterior)), -1, true) // [B,1]
+  const klUniform = tf.sum(tf.mul(label, tf.add(logLabel, Math.log(bins))), -1, true)
+  const known = tf.sum(view.directionKnown)
+  const direction = tf.div(tf.sum(tf.mul(kl, view.directionKnown)), tf.maximum(tf.sum(tf.mul(klUniform, view.directionKnown)), tf.mul(known, 1e-6))) as tf.Scalar
   return { attention, direction }
 }
 

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CAST_DOWN, DEFAULT_CAST_ANGLE, MAX_TRUSTED_DIRECTION_ERROR_DEG, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, angleDifference, castAngleOf, castFrameRotation, directionVote, estimateCastAngle, rotateSquare } from '../../../src/engine/cast-frame'
+import { CAST_DOWN, DEFAULT_CAST_ANGLE, MAX_TRUSTED_DIRECTION_ERROR_DEG, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, angleDifference, castAngleOf, castFrameRotation, directionBinAngle, directionMode, directionPosterior, estimateCastAngle, hedgeDirections, rotateSquare } from '../../../src/engine/cast-frame'
 import { makeExample, NO_AUGMENT, type PairImages } from '../../../src/engine/train/data'
 import { TrainRng } from '../../../src/engine/train/rng'
 import { createShadowEngine, type ShadowEngine } from '../../../src/engine/inference'
@@ -82,19 +82,35 @@ describe('castAngleOf and the cast-frame training examples', () => {
 })
 
 describe('estimateCastAngle', () => {
-  it("the direction vote is the mean of the pixels' (cos, sin) votes; opposing votes cancel", () => {
-    const d = new Float32Array(4 * 4 * 2)
-    for (let i = 0; i < 16; i++) {
-      const a = i < 12 ? Math.PI / 2 : -Math.PI / 2 // 12 pixels vote down, 4 up
-      d[i * 2] = Math.cos(a)
-      d[i * 2 + 1] = Math.sin(a)
+  it("the direction posterior is the softmax of the cells' mean logits; its mode, confidence and hedge", () => {
+    const bins = 16
+    const cells = 4
+    const logits = new Float32Array(2 * cells * bins)
+    // sample 0: cells split between down (bin 4) and up (bin 12); sample 1: every cell says left (bin 8)
+    for (let c = 0; c < cells; c++) {
+      logits[c * bins + (c < 3 ? 4 : 12)] = 8
+      logits[(cells + c) * bins + 8] = Math.log(115)
     }
-    const v = directionVote(d)
-    expect(angleDifference(v.angle, Math.PI / 2)).toBeLessThan(1e-6)
-    expect(v.confidence).toBeCloseTo(0.5, 6)
-    const right = Array.from({ length: 16 }, () => [1, 0]).flat()
-    expect(directionVote(new Float32Array([...d, ...right]), 2, 1)).toEqual({ angle: 0, confidence: 1 }) // second sample of a batch
-    expect(() => directionVote(d, 3)).toThrow(/directionVote/)
+    const p0 = directionPosterior(logits, bins, 2, 0)
+    expect(p0.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9)
+    expect(p0[4]).toBeGreaterThan(p0[12]) // mean logits 6 against 2
+    expect(angleDifference(directionMode(p0).angle, Math.PI / 2)).toBeLessThan(1e-6)
+    const left = directionMode(directionPosterior(logits, bins, 2, 1))
+    expect(angleDifference(left.angle, Math.PI)).toBeLessThan(1e-6)
+    expect(left.confidence).toBeCloseTo(117 / 130, 6) // the top bin and its neighbours
+    expect(() => directionPosterior(logits, bins, 3)).toThrow(/directionPosterior/)
+    expect(angleDifference(directionBinAngle(12, 16), -Math.PI / 2)).toBeLessThan(1e-9)
+    // Two equal peaks, left and right: the hedge casts both ways, half each.
+    const twoWays = new Float64Array(bins)
+    twoWays[0] = twoWays[8] = 0.5
+    const hedge = hedgeDirections(twoWays)
+    expect(hedge.map((h) => h.weight)).toEqual([0.5, 0.5])
+    expect(hedge.map((h) => Math.round((h.angle * 180) / Math.PI))).toEqual([0, 180])
+    // Uniform: eight sectors of 45 degrees (the pass budget), 1/8 each, at the sectors' mean angles.
+    const uniform = hedgeDirections(new Float64Array(bins).fill(1 / bins))
+    expect(uniform).toHaveLength(8)
+    expect(uniform[1].weight).toBeCloseTo(1 / 8, 9)
+    expect((uniform[1].angle * 180) / Math.PI).toBeCloseTo(56.25, 6)
     expect(angleDifference(3, -3)).toBeCloseTo(2 * Math.PI - 6, 9)
   })
 
@@ -209,38 +225,50 @@ describe('generateShadow with a cast-frame model', () => {
     expect((await generateShadow(withMaps(0.8), scene(), { layer: false })).cast?.source).toBe('default')
   })
 
-  /** A direction output whose every pixel votes (len cos a, len sin a). */
-  function votes(angle: number, length: number): Float32Array {
-    const M = engine.size
-    const d = new Float32Array(M * M * 2)
-    for (let i = 0; i < M * M; i++) {
-      d[i * 2] = length * Math.cos(angle)
-      d[i * 2 + 1] = length * Math.sin(angle)
-    }
+  /** A direction output (16 bins) whose every cell has logit `logit` on each of `bins`, 0 elsewhere. */
+  function binLogits(bins: number[], logit: number): Float32Array {
+    const cells = 16
+    const d = new Float32Array(cells * 16)
+    for (let c = 0; c < cells; c++) for (const k of bins) d[c * 16 + k] = logit
     return d
   }
 
-  it("uses the model's own direction output when it is sure and its validation vouches for it, the default otherwise", async () => {
-    const validated = (medianErrorDeg: number) => ({ ...engine.manifest, metrics: { validation: { direction: { medianErrorDeg, count: 32 } } } })
-    const sure: ShadowEngine = { ...engine, manifest: validated(12), infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: votes(Math.PI, 0.9) }) }
+  it("uses the model's direction output: its mode when it is sure and validation vouches for it, else the mean shadow over its belief", async () => {
+    const validated = (medianErrorDeg: number) => ({ ...engine.manifest, architecture: { ...engine.manifest.architecture, directionBins: 16 }, metrics: { validation: { direction: { medianErrorDeg, count: 32 } } } })
+    const sure: ShadowEngine = { ...engine, manifest: validated(12), infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: binLogits([8], Math.log(115)) }) }
     const left = await generateShadow(sure, scene(), { layer: false })
     expect(left.cast?.source).toBe('model')
+    expect(left.cast?.spread).toBeUndefined()
     expect(angleDifference(left.cast!.angle, Math.PI)).toBeLessThan(1e-6)
-    expect(left.cast?.confidence).toBeCloseTo(0.9, 5)
-    expect(darkIn(left.composite, 70, 100, 109, 140)).toBeGreaterThan(4 * Math.max(darkIn(left.composite, 131, 100, 170, 140), 1))
+    expect(left.cast?.confidence).toBeCloseTo(117 / 130, 5)
+    const leftDark = darkIn(left.composite, 70, 100, 109, 140)
+    expect(leftDark).toBeGreaterThan(4 * Math.max(darkIn(left.composite, 131, 100, 170, 140), 1))
     // The user's light still wins over the model's guess.
     expect((await generateShadow(sure, scene(), { layer: false, castAngle: 0 })).cast).toEqual({ angle: 0, source: 'user' })
 
-    // An output that validation found no better than chance is not used, however sure it is.
-    for (const manifest of [engine.manifest, validated(MAX_TRUSTED_DIRECTION_ERROR_DEG + 20)]) {
-      expect((await generateShadow({ ...sure, manifest }, scene(), { layer: false })).cast?.source).toBe('default')
+    // An output that validation found no better than chance does not pick the light, however sure
+    // it is: its belief is hedged over (here all in one direction, so the same shadow).
+    for (const manifest of [{ ...validated(12), metrics: {} }, validated(MAX_TRUSTED_DIRECTION_ERROR_DEG + 20)]) {
+      const r = await generateShadow({ ...sure, manifest }, scene(), { layer: false })
+      expect(r.cast?.spread).toHaveLength(1)
+      expect(Math.abs(darkIn(r.composite, 70, 100, 109, 140) / leftDark - 1)).toBeLessThan(0.02)
     }
 
-    const unsure: ShadowEngine = { ...sure, infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: votes(Math.PI, MIN_DIRECTION_CONFIDENCE * 0.6) }) }
-    const fallback = await generateShadow(unsure, scene(), { layer: false })
-    expect(fallback.cast?.source).toBe('default')
-    expect(fallback.cast?.angle).toBe(DEFAULT_CAST_ANGLE)
-    expect(fallback.cast?.confidence).toBeCloseTo(MIN_DIRECTION_CONFIDENCE * 0.6, 5)
+    // Unsure between left and right: half a shadow each way, nothing up or down.
+    const twoWays: ShadowEngine = { ...sure, infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: binLogits([0, 8], 12) }) }
+    const hedged = await generateShadow(twoWays, scene(), { layer: false })
+    expect(hedged.cast?.confidence).toBeLessThan(MIN_DIRECTION_CONFIDENCE)
+    expect(hedged.cast?.spread?.map((d) => d.weight)).toEqual([0.5, 0.5])
+    const [l, r] = [darkIn(hedged.composite, 70, 100, 109, 140), darkIn(hedged.composite, 131, 100, 170, 140)]
+    expect(l).toBeGreaterThan(0.3 * leftDark)
+    expect(l).toBeLessThan(0.7 * leftDark)
+    expect(r / l).toBeGreaterThan(0.6)
+    expect(r / l).toBeLessThan(1.6)
+
+    // The third session's two-vote output (no directionBins in the manifest) is ignored.
+    const legacy = await generateShadow({ ...sure, manifest: { ...validated(12), architecture: engine.manifest.architecture } }, scene(), { layer: false })
+    expect(legacy.cast?.source).toBe('default')
+    expect(legacy.cast?.angle).toBe(DEFAULT_CAST_ANGLE)
   })
 
   it('without a direction and with no shadow in the scene, uses the default (right, a little down)', async () => {

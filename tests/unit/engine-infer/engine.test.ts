@@ -56,9 +56,9 @@ describe('createShadowEngine', () => {
 
   it("passes a model's direction output through both runtimes", async () => {
     const { buildShadowModel, TINY_MODEL_CONFIG } = await import('../../../src/engine/model/architecture')
-    const config = { ...TINY_MODEL_CONFIG, castFrame: 'down' as const, directionHead: true }
+    const config = { ...TINY_MODEL_CONFIG, castFrame: 'down' as const, directionHead: true, directionBins: 8 }
     const model = buildShadowModel(config)
-    const layer = model.getLayer('direction')
+    const layer = model.getLayer('direction_bins')
     layer.setWeights(layer.getWeights().map((w) => tf.randomNormal(w.shape, 0, 0.3, 'float32', 9)))
     const dir = join(root, 'with-direction')
     await saveModelDir(dir, model, { name: 'direction-test', inputSize: config.size, architectureVersion: 'test', architecture: { ...config } })
@@ -70,7 +70,7 @@ describe('createShadowEngine', () => {
       outs.push(await engine.infer(batch, 1))
       await engine.dispose()
     }
-    expect(outs[0].direction?.length).toBe((config.size / 4) ** 2 * 2)
+    expect(outs[0].direction?.length).toBe((config.size / 4) ** 2 * 8)
     expect(maxAbsDiff(outs[0].direction!, outs[1].direction!)).toBeLessThan(1e-5)
     // A model without the output gives none.
     const plain = await createShadowEngine({ modelDir, runtime: 'onnx', threads: 1 })

@@ -121,13 +121,13 @@ describe('export of the shipped architecture', () => {
   it('exports the direction output as a third output, in order', async () => {
     await tf.setBackend('cpu')
     const { buildShadowModel, TINY_MODEL_CONFIG } = await import('../../../src/engine/model/architecture')
-    const model = buildShadowModel({ ...TINY_MODEL_CONFIG, castFrame: 'down', directionHead: true })
+    const model = buildShadowModel({ ...TINY_MODEL_CONFIG, castFrame: 'down', directionHead: true, directionBins: 8 })
     // Give the zero-initialised output something to carry.
-    const layer = model.getLayer('direction')
+    const layer = model.getLayer('direction_bins')
     layer.setWeights(layer.getWeights().map((w) => tf.randomNormal(w.shape, 0, 0.3, 'float32', 4)))
     const size = TINY_MODEL_CONFIG.size
     const exported = exportLayersModelToOnnx(model)
-    expect(exported.outputs.map((o) => o.name)).toEqual(['attention', 'darkening', 'direction'])
+    expect(exported.outputs.map((o) => o.name)).toEqual(['attention', 'darkening', 'direction_bins'])
     const input = testInput(size, 2, 6)
     const expected = tf.tidy(() => (model.predict(tf.tensor4d(input, [2, size, size, 4])) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array))
     const got = await runOnnx(exported.bytes, exported.inputName, input, [2, size, size, 4])

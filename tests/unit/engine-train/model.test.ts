@@ -35,15 +35,15 @@ describe('shadow model architecture', () => {
     model.dispose()
   })
 
-  it('with directionHead, adds a third output: (cos, sin) votes from the attention block, silent at first', () => {
-    const config = { ...TINY_MODEL_CONFIG, castFrame: 'down' as const, directionHead: true }
+  it('with directionHead, adds a third output: logits over the direction bins per cell of the bottom grid, silent at first', () => {
+    const config = { ...TINY_MODEL_CONFIG, castFrame: 'down' as const, directionHead: true, directionBins: 16 }
     const model = buildShadowModel(config)
     const s = config.size
-    expect(model.outputLayers.map((l) => l.name)).toEqual(['attention', 'darkening', 'direction'])
-    expect(model.outputs[2].shape).toEqual([null, s / 4, s / 4, 2]) // the bottom of a 3-level U-Net
+    expect(model.outputLayers.map((l) => l.name)).toEqual(['attention', 'darkening', 'direction_bins'])
+    expect(model.outputs[2].shape).toEqual([null, s / 4, s / 4, 16]) // the bottom of a 3-level U-Net
     expect(hasDirectionOutput(model)).toBe(true)
     const view = attentionView(model)
-    expect(view.outputs.map((o) => o.shape)).toEqual([[null, s, s, 2], [null, s / 4, s / 4, 2]])
+    expect(view.outputs.map((o) => o.shape)).toEqual([[null, s, s, 2], [null, s / 4, s / 4, 16]])
     // The view shares the generator's weights: no copies.
     expect(view.trainableWeights.every((w) => model.trainableWeights.includes(w))).toBe(true)
     const x = tf.randomUniform([1, s, s, 4])
@@ -51,7 +51,13 @@ describe('shadow model architecture', () => {
     expect(tf.max(tf.abs(direction)).dataSync()[0]).toBe(0)
     tf.dispose([x, direction])
     expect(() => validateModelConfig({ ...TINY_MODEL_CONFIG, directionHead: true })).toThrow(/cast-frame/)
+    expect(() => validateModelConfig({ ...config, directionBins: 3 })).toThrow(/directionBins/)
     expect(hasDirectionOutput(buildShadowModel(TINY_MODEL_CONFIG))).toBe(false)
+    // The third session's two-vote head still builds (its research runs load) but is not trained or read.
+    const legacy = buildShadowModel({ ...config, directionBins: undefined })
+    expect(legacy.outputNames[2]).toBe('direction')
+    expect(hasDirectionOutput(legacy)).toBe(false)
+    legacy.dispose()
     model.dispose()
   })
 
@@ -100,7 +106,7 @@ describe('shadow model architecture', () => {
     expect(grown).toMatchObject({ size: 96, attentionWidths: DEFAULT_MODEL_CONFIG.attentionWidths, shadowWidths: DEFAULT_MODEL_CONFIG.shadowWidths, directionHead: false })
     expect(grown.castFrame).toBeUndefined()
     const cast = configToGrowFrom(DEFAULT_MODEL_CONFIG, { ...imageFrame, castFrame: 'down' }, 128)
-    expect(cast).toMatchObject({ castFrame: 'down', directionHead: true })
+    expect(cast).toMatchObject({ castFrame: 'down', directionHead: true, directionBins: DEFAULT_MODEL_CONFIG.directionBins })
     // wider than the defaults somewhere: the source's own widths, so nothing is cut
     const wide = { ...imageFrame, shadowWidths: [12, 20, 32, 48, 96] }
     expect(configToGrowFrom(DEFAULT_MODEL_CONFIG, wide, 128)).toMatchObject({ attentionWidths: imageFrame.attentionWidths, shadowWidths: wide.shadowWidths, refineWidth: 12 })

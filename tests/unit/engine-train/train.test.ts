@@ -98,7 +98,7 @@ describe('training', () => {
   })
 
   it('a direction output learns the cast angle from the unturned views, and a grown model keeps the old weights', async () => {
-    const config = { ...TINY_MODEL_CONFIG, castFrame: 'down' as const, directionHead: true }
+    const config = { ...TINY_MODEL_CONFIG, castFrame: 'down' as const, directionHead: true, directionBins: 16 }
     const s = config.size
     const ds = new PairDataset(pairs, s, 0)
     await ds.rescan()
@@ -111,7 +111,7 @@ describe('training', () => {
     // Grown from a model without the output: every other layer keeps its weights.
     const old = buildShadowModel({ ...config, directionHead: false })
     const gen = buildShadowModel(config)
-    expect(transferWeights(gen, old)).toEqual({ fresh: ['dir_down0', 'dir_down1', 'dir_mix', 'direction'], widened: [] })
+    expect(transferWeights(gen, old)).toEqual({ fresh: ['dir_down0', 'dir_down1', 'dir_mix', 'direction_bins'], widened: [] })
     const x = stackBatch(examples.slice(0, 2), s)
     const same = tf.tidy(() => {
       const a = old.predict(x.input) as tf.Tensor[]
@@ -128,7 +128,7 @@ describe('training', () => {
     const gVars = gen.trainableWeights.map((w) => w.read() as tf.Variable)
     const dVars = disc.trainableWeights.map((w) => w.read() as tf.Variable)
     const first = validate(gen, examples, s).direction
-    expect(first?.meanConfidence).toBe(0) // a fresh output has no opinion
+    expect(first?.meanConfidence).toBeCloseTo(3 / 16, 6) // a fresh output has no opinion: uniform over the bins
     const dir: number[] = []
     for (let i = 0; i < 80; i++) dir.push(trainStep(gen, disc, optG, optD, gVars, dVars, stackBatch(examples, s), DEFAULT_LOSS_WEIGHTS, false).direction)
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
@@ -146,11 +146,11 @@ describe('training', () => {
 
   it('widens a trained model into wider layers without changing what it computes', () => {
     const narrow = buildShadowModel({ ...TINY_MODEL_CONFIG, attentionWidths: [4, 6, 8], shadowWidths: [4, 6, 8], refineWidth: 4 })
-    const wide = buildShadowModel({ ...TINY_MODEL_CONFIG, attentionWidths: [8, 8, 16], shadowWidths: [8, 16, 16], refineWidth: 8, castFrame: 'down', directionHead: true })
+    const wide = buildShadowModel({ ...TINY_MODEL_CONFIG, attentionWidths: [8, 8, 16], shadowWidths: [8, 16, 16], refineWidth: 8, castFrame: 'down', directionHead: true, directionBins: 16 })
     // Weights a fresh model would not have (the darkening bias starts flat): a real test of the channel maps.
     for (const l of narrow.layers) if (l.getWeights().length > 0) l.setWeights(l.getWeights().map((w, i) => tf.randomNormal(w.shape, 0, 0.4, 'float32', 11 + i)))
     const { fresh, widened } = transferWeights(wide, narrow)
-    expect(fresh).toEqual(['dir_down0', 'dir_down1', 'dir_mix', 'direction'])
+    expect(fresh).toEqual(['dir_down0', 'dir_down1', 'dir_mix', 'direction_bins'])
     expect(widened).toContain('att_enc0a')
     expect(widened).toContain('sh_dec0')
     expect(widened).toContain('refine_out') // its inputs grew
