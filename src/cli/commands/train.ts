@@ -22,7 +22,8 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
                     given with --resume, they replace the checkpoint's rates
   --gan-start N     steps of supervised training before the discriminator joins (default 500)
   --balance-cap R   fix the shadow-region weight ratio at R instead of the step schedule (30, then
-                    down to 8 by step 10000): lower darkens less where the shadow is unsure
+                    down to 8 by step 10000): lower darkens less where the shadow is unsure;
+                    kept by --resume
   --direction-weight W  weight of the direction output's loss (models with one; default 1)
   --checkpoint-minutes M   checkpoint interval (default 5)
   --model-minutes M        interval for writing RUN_DIR/model (tfjs + ONNX; default 15)

@@ -157,6 +157,8 @@ interface RunMeta {
   wallTimeSeconds: number
   lrG: number
   lrD: number
+  /** A fixed shadow-region balance cap (--balance-cap), kept so that a resume keeps it; absent: the step schedule. */
+  shadowBalanceCap?: number
   batch: number
   bestValLoss: number | null
   /** How many validation samples bestValLoss was measured on (a grown validation set restarts "best"). */
@@ -234,6 +236,8 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   const lrG = ckpt && !opts.overrideLr ? ckpt.meta.lrG : opts.lrG
   const lrD = ckpt && !opts.overrideLr ? ckpt.meta.lrD : opts.lrD
   if (ckpt && opts.overrideLr && (lrG !== ckpt.meta.lrG || lrD !== ckpt.meta.lrD)) log(`learning rates changed on resume: generator ${ckpt.meta.lrG} -> ${lrG}, discriminator ${ckpt.meta.lrD} -> ${lrD}`)
+  const balanceCap = opts.lossWeights.shadowBalanceCap ?? ckpt?.meta.shadowBalanceCap
+  if (ckpt && opts.lossWeights.shadowBalanceCap === undefined && balanceCap !== undefined) log(`shadow-region balance cap fixed at ${balanceCap}, as the run was started`)
   // beta1 0.9 for the generator (its loss is mostly supervised), 0.5 for the discriminator as usual in GANs.
   const optG = tf.train.adam(lrG, 0.9, 0.999)
   const optD = tf.train.adam(lrD, 0.5, 0.999)
@@ -309,6 +313,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
     wallTimeSeconds: wallTime(),
     lrG,
     lrD,
+    ...(balanceCap !== undefined ? { shadowBalanceCap: balanceCap } : {}),
     batch: opts.batch,
     bestValLoss,
     bestValCount,
@@ -397,7 +402,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
       next = dataset.batch(opts.batch, rng, trainAugment)
       next.catch(() => {}) // surfaced when awaited
       const t0 = Date.now()
-      const weights = { ...opts.lossWeights, shadowBalanceCap: opts.lossWeights.shadowBalanceCap ?? shadowBalanceCapAt(step) }
+      const weights = { ...opts.lossWeights, shadowBalanceCap: balanceCap ?? shadowBalanceCapAt(step) }
       const losses = pool
         ? await parallelStep(pool, generator, discriminator, optG, optD, gVars, dVars, examples, s, weights, step >= opts.ganStartStep)
         : trainStep(generator, discriminator, optG, optD, gVars, dVars, stackBatch(examples, s), weights, step >= opts.ganStartStep)
