@@ -52,17 +52,23 @@ export interface SynthPairMeta {
   /** Texture files (relative to --textures) and procedural patterns used. */
   textures: string[]
   /** Camera pipeline: exposure key, white-balance gains, tone curve, vignette, blur and noise (8-bit levels). */
-  post: {
-    key: number
-    whiteBalance: Vec3
-    white: number
-    saturation: number
-    contrast: number
-    vignette: number
-    blurSigma: number
-    noiseSigma: number
-    chromaNoise: number
-  }
+  post: PostProcess
   /** Pixel counts of the four masks. */
   areas: { object: number; objectShadow: number; occluders: number; occluderShadows: number }
+}
+
+/** The synthetic camera pipeline (src/synth/render.ts applies it; pair metadata records it). */
+export interface PostProcess {
+  /** Target mean of the frame's linear luminance before the tone curve. */
+  key: number
+  whiteBalance: Vec3
+  /** Reinhard white point: larger keeps more contrast in highlights. */
+  white: number
+  saturation: number
+  contrast: number
+  vignette: number
+  blurSigma: number
+  /** Noise standard deviations, 8-bit levels. */
+  noiseSigma: number
+  chromaNoise: number
 }

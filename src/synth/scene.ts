@@ -8,6 +8,7 @@ import { Box, frameYaw } from './primitives'
 import { Rng } from './random'
 import { SHAPE_HEIGHTS, SHAPE_KINDS, SHAPE_WEIGHTS, buildShape, type ShapeKind } from './shapes'
 import type { TextureSet } from './textures'
+import type { PostProcess } from '../shared/pair-format'
 
 export type V3 = [number, number, number]
 
@@ -77,20 +78,6 @@ export interface Light {
   skyHorizon: V3
   skyZenith: V3
   setting: 'sunny' | 'hazy' | 'golden' | 'indoor'
-}
-
-export interface PostProcess {
-  /** Target mean of the frame's linear luminance before the tone curve. */
-  key: number
-  whiteBalance: V3
-  /** Reinhard white point: larger keeps more contrast in highlights. */
-  white: number
-  saturation: number
-  contrast: number
-  vignette: number
-  blurSigma: number
-  noiseSigma: number
-  chromaNoise: number
 }
 
 export interface Plane {
