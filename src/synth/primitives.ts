@@ -218,6 +218,24 @@ export class Sphere extends Primitive {
 }
 
 /** Box centred on the local origin with half extents (hx, hy, hz). */
+/** Scratch [t0, t1] for Box's slab test (one ray at a time: the renderer is single-threaded per worker). */
+const SLAB_SPAN = new Float64Array(2)
+
+/**
+ * One axis of a slab test: narrows span [t0, t1] to the ray parameters where p + t d lies within
+ * [-h, h]; false when a ray parallel to the slab lies outside it.
+ */
+function slab(p: number, d: number, h: number, span: Float64Array): boolean {
+  if (Math.abs(d) < 1e-12) return p >= -h && p <= h
+  const a = (-h - p) / d
+  const b = (h - p) / d
+  const near = a < b ? a : b
+  const far = a < b ? b : a
+  if (near > span[0]) span[0] = near
+  if (far < span[1]) span[1] = far
+  return true
+}
+
 export class Box extends Primitive {
   readonly kind = 'box'
   constructor(
@@ -232,48 +250,13 @@ export class Box extends Primitive {
     return [-this.hx, -this.hy, -this.hz, this.hx, this.hy, this.hz]
   }
   protected hitLocal(px: number, py: number, pz: number, dx: number, dy: number, dz: number, tMax: number): number {
-    let t0 = -Infinity
-    let t1 = Infinity
     // Slab test, axis by axis.
-    if (Math.abs(dx) < 1e-12) {
-      if (px < -this.hx || px > this.hx) return Infinity
-    } else {
-      let a = (-this.hx - px) / dx
-      let b = (this.hx - px) / dx
-      if (a > b) {
-        const tmp = a
-        a = b
-        b = tmp
-      }
-      if (a > t0) t0 = a
-      if (b < t1) t1 = b
-    }
-    if (Math.abs(dy) < 1e-12) {
-      if (py < -this.hy || py > this.hy) return Infinity
-    } else {
-      let a = (-this.hy - py) / dy
-      let b = (this.hy - py) / dy
-      if (a > b) {
-        const tmp = a
-        a = b
-        b = tmp
-      }
-      if (a > t0) t0 = a
-      if (b < t1) t1 = b
-    }
-    if (Math.abs(dz) < 1e-12) {
-      if (pz < -this.hz || pz > this.hz) return Infinity
-    } else {
-      let a = (-this.hz - pz) / dz
-      let b = (this.hz - pz) / dz
-      if (a > b) {
-        const tmp = a
-        a = b
-        b = tmp
-      }
-      if (a > t0) t0 = a
-      if (b < t1) t1 = b
-    }
+    const span = SLAB_SPAN
+    span[0] = -Infinity
+    span[1] = Infinity
+    if (!slab(px, dx, this.hx, span) || !slab(py, dy, this.hy, span) || !slab(pz, dz, this.hz, span)) return Infinity
+    const t0 = span[0]
+    const t1 = span[1]
     if (t0 > t1) return Infinity
     return nearestPositive(t0, t1, tMax)
   }
