@@ -456,25 +456,35 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
       }
     }
   }
-  return { attention: first.attention, darkening: await shadeCast(engine, batch, first.attention, cast.angle), cast }
+  return { attention: first.attention, darkening: (await shadeCasts(engine, batch, first.attention, [cast.angle]))[0], cast }
 }
 
-/** A cast-frame model's darkening cast in `angle`: the input turned so it falls down, the result turned back. */
-async function shadeCast(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, angle: number): Promise<Float32Array> {
+/**
+ * A cast-frame model's darkenings cast in each of `angles`, in one batch: the input turned so that
+ * each falls down, the results turned back.
+ */
+async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, angles: number[]): Promise<Float32Array[]> {
   const S = engine.size
-  const turn = castFrameRotation(angle)
-  const turned = rotateSquare(batch, S, 4, turn)
-  const darkTurned = engine.shade ? await engine.shade(turned, rotateSquare(attention, S, 2, turn), 1) : (await engine.infer(turned, 1)).darkening
-  return rotateSquare(darkTurned, S, 3, -turn, 'zero')
+  const n = angles.length
+  const inputs = new Float32Array(n * S * S * 4)
+  const maps = new Float32Array(n * S * S * 2)
+  angles.forEach((angle, k) => {
+    const turn = castFrameRotation(angle)
+    rotateSquare(batch, S, 4, turn, 'clamp', inputs.subarray(k * S * S * 4, (k + 1) * S * S * 4))
+    rotateSquare(attention, S, 2, turn, 'clamp', maps.subarray(k * S * S * 2, (k + 1) * S * S * 2))
+  })
+  const dark = engine.shade ? await engine.shade(inputs, maps, n) : (await engine.infer(inputs, n)).darkening
+  return angles.map((angle, k) => rotateSquare(dark.subarray(k * S * S * 3, (k + 1) * S * S * 3), S, 3, -castFrameRotation(angle), 'zero'))
 }
 
 /** The weighted mean of the darkenings cast in each direction of `spread` (weights sum to 1). */
 async function shadeSpread(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, spread: { angle: number; weight: number }[]): Promise<Float32Array> {
   const sum = new Float32Array(engine.size * engine.size * 3)
-  for (const { angle, weight } of spread) {
-    const d = await shadeCast(engine, batch, attention, angle)
+  const darks = await shadeCasts(engine, batch, attention, spread.map((d) => d.angle))
+  spread.forEach(({ weight }, k) => {
+    const d = darks[k]
     for (let i = 0; i < sum.length; i++) sum[i] += weight * d[i]
-  }
+  })
   return sum
 }
 
