@@ -96,8 +96,9 @@ export interface GenerateShadowOptions {
    * default settings), falling back to the default when their votes disagree. Meant for maps the
    * user painted or corrected. Without either, a model with a direction output uses its own vote
    * when it is sure enough; then the model's own maps are read strictly (MODEL_MAPS_ESTIMATE:
-   * where they are clear, which measured a quarter of held-out synthetic pairs); otherwise
-   * DEFAULT_CAST_ANGLE, light from the upper left, which the user then steers.
+   * where they are clear, which measured a quarter of held-out synthetic pairs); otherwise the mean
+   * shadow over the directions the model believes in (CastUsed.spread), or for a model without a
+   * direction output DEFAULT_CAST_ANGLE, light from the upper left; the user then steers.
    */
   lightFromAttention?: boolean
 }
@@ -108,7 +109,8 @@ export interface CastUsed {
   /**
    * 'user': options.castAngle; 'scene': read from the attention maps (painted ones with
    * lightFromAttention, else the model's own, strictly);
-   * 'model': the model's own direction output, sure enough (MIN_DIRECTION_CONFIDENCE);
+   * 'model': the model's own direction output: its mode, sure enough (MIN_DIRECTION_CONFIDENCE),
+   * or, with `spread`, its whole belief;
    * 'default': DEFAULT_CAST_ANGLE (none of those).
    */
   source: 'user' | 'scene' | 'model' | 'default'

@@ -178,8 +178,8 @@ export function viewLoss(outputs: { attention: tf.Tensor4D; direction: tf.Tensor
   const logPosterior = tf.logSoftmax(tf.mean(outputs.direction, [1, 2])) // [B,K]
   const kl = tf.sum(tf.mul(label, tf.sub(logLabel, logPosterior)), -1, true) // [B,1]
   const klUniform = tf.sum(tf.mul(label, tf.add(logLabel, Math.log(bins))), -1, true)
-  const known = tf.sum(view.directionKnown)
-  const direction = tf.div(tf.sum(tf.mul(kl, view.directionKnown)), tf.maximum(tf.sum(tf.mul(klUniform, view.directionKnown)), tf.mul(known, 1e-6))) as tf.Scalar
+  // A batch with no known direction gives 0 (0 / 1e-6), not 0 / 0.
+  const direction = tf.div(tf.sum(tf.mul(kl, view.directionKnown)), tf.maximum(tf.sum(tf.mul(klUniform, view.directionKnown)), 1e-6)) as tf.Scalar
   return { attention, direction }
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import type { Tensor4D } from '@tensorflow/tfjs'
 import type { RawImage } from '../../../src/core/image'
 import { balancedErrorRate, computeSampleMetrics, meanMetrics, predictedShadowRegion, rmse, ssimMap } from '../../../src/engine/metrics'
 
@@ -86,5 +87,38 @@ describe('darkening target', () => {
     expect(v[2]).toBe(0)
     expect(v[3]).toBe(0) // brighter: clamped
     tf.dispose([ns, s, d])
+  })
+})
+
+describe('direction loss', () => {
+  it('is 1 for a uniform belief, near 0 for one peaked on the truth, larger for the wrong side, 0 with no known direction', async () => {
+    const tf = await import('@tensorflow/tfjs')
+    const { viewLoss } = await import('../../../src/engine/train/losses')
+    const bins = 16
+    const cells = 4
+    const view = (directions: [number, number][], known: number[]) => ({
+      input: tf.zeros([directions.length, 2, 2, 4]) as Tensor4D,
+      attention: tf.zeros([directions.length, 2, 2, 2]) as Tensor4D,
+      direction: tf.tensor2d(directions.flat(), [directions.length, 2]),
+      directionKnown: tf.tensor2d(known, [known.length, 1]),
+    })
+    /** Logits peaked (by `height`) on bin k in every cell. */
+    const peaked = (k: number, height: number) => {
+      const v = new Float32Array(cells * bins)
+      for (let c = 0; c < cells; c++) for (let j = 0; j < bins; j++) v[c * bins + j] = height * Math.cos((2 * Math.PI * (j - k)) / bins)
+      return tf.tensor4d(v, [1, 2, 2, bins])
+    }
+    const loss = (logits: Tensor4D, v: ReturnType<typeof view>) => {
+      const out = viewLoss({ attention: tf.zeros([1, 2, 2, 2]) as Tensor4D, direction: logits }, v)
+      return out.direction.dataSync()[0]
+    }
+    const right = view([[1, 0]], [1])
+    expect(loss(tf.zeros([1, 2, 2, bins]) as Tensor4D, right)).toBeCloseTo(1, 5)
+    const sure = loss(peaked(0, 10), right) // the label's own shape (kappa 10): exact
+    expect(sure).toBeLessThan(1e-4)
+    expect(loss(peaked(8, 10), right)).toBeGreaterThan(5) // sure of the wrong side: worse than no idea
+    const unknown = loss(peaked(8, 10), view([[0, 0]], [0]))
+    expect(Number.isFinite(unknown)).toBe(true)
+    expect(unknown).toBe(0)
   })
 })
