@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs'
 import { dirname, basename, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { UserError } from './errors'
 
 /** A temp path in the same folder as `target`, so the final rename never crosses file systems. */
 export function tempPathFor(target: string): string {
@@ -52,5 +53,44 @@ export async function writeDirAtomic(target: string, fill: (tmpDir: string) => P
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true })
     throw err
+  }
+}
+
+/**
+ * Runs `fn` holding DIR/.lock (this process's pid): a second process that works on the same folder
+ * gets a clear RUN_BUSY error instead of both writing checkpoints over each other. A lock left by a
+ * process that no longer exists (killed hard) is taken over.
+ */
+export async function withFolderLock<T>(dir: string, what: string, fn: () => Promise<T>): Promise<T> {
+  const created = (await fs.mkdir(dir, { recursive: true })) !== undefined
+  const file = join(dir, '.lock')
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.writeFile(file, String(process.pid), { flag: 'wx' })
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err
+      const pid = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim())
+      if (Number.isInteger(pid) && pid > 0 && processExists(pid)) {
+        throw new UserError('RUN_BUSY', `${dir} is in use by another ${what} (process ${pid}): stop it first (if none is running, delete ${file})`)
+      }
+      await fs.rm(file, { force: true })
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    await fs.rm(file, { force: true })
+    // A folder made only for the lock (the run failed before writing anything) goes again.
+    if (created) await fs.rmdir(dir).catch(() => {})
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' // exists, owned by someone else
   }
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs'
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { UserError } from '../../core/errors'
-import { writeFileAtomic } from '../../core/atomic'
+import { withFolderLock, writeFileAtomic } from '../../core/atomic'
 import { ARCHITECTURE_VERSION, attentionView, buildShadowModel, DEFAULT_MODEL_CONFIG, hasDirectionOutput, modelGflops, type ShadowModelConfig } from '../model/architecture'
 import { angleDifference, directionMode, directionPosterior } from '../cast-frame'
 import { median } from '../../core/stats'
@@ -208,7 +208,12 @@ export function disposeBatch(b: BatchTensors): void {
   if (b.view) tf.dispose(Object.values(b.view))
 }
 
+/** Trains as `opts` say, holding the run folder's lock (two trainings in one folder would overwrite each other's checkpoints). */
 export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
+  return withFolderLock(opts.outDir, 'training run', () => trainInFolder(opts))
+}
+
+async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
   const log = opts.log ?? (() => {})
   const existing = await hasCheckpoint(opts.outDir)
   if (existing && !opts.resume) {

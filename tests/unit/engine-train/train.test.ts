@@ -219,6 +219,23 @@ describe('training', () => {
     tf.dispose(Object.values(again.groups).flat())
   })
 
+  it('refuses a second training in a run folder that is in use, and takes over a lock its dead owner left', async () => {
+    const out = join(root, 'run-lock')
+    const first = runTraining(options(out, { steps: 3 }))
+    await expect(runTraining(options(out, { steps: 3 }))).rejects.toMatchObject({ code: 'RUN_BUSY' })
+    expect((await first).step).toBe(3)
+    await expect(fs.stat(join(out, '.lock'))).rejects.toMatchObject({ code: 'ENOENT' })
+    // A process that has exited: its lock is stale.
+    const { spawnSync } = await import('node:child_process')
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number
+    await fs.writeFile(join(out, '.lock'), String(dead))
+    expect((await runTraining(options(out, { resume: true, steps: 4 }))).step).toBe(4)
+    // A run that fails before writing anything leaves no folder behind.
+    const missing = join(root, 'run-no-data')
+    await expect(runTraining(options(missing, { dataDir: join(root, 'no-such-pairs') }))).rejects.toThrow()
+    await expect(fs.stat(missing)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
   it('detects a corrupt checkpoint and does not load it', async () => {
     const out = join(root, 'run-corrupt')
     await runTraining(options(out, { steps: 2 }))
