@@ -240,14 +240,21 @@ export function directionMode(posterior: Float64Array): { angle: number; confide
   const bins = posterior.length
   let best = 0
   for (let k = 1; k < bins; k++) if (posterior[k] > posterior[best]) best = k
-  let x = 0, y = 0, mass = 0
-  for (const k of [best - 1, best, best + 1]) {
-    const j = (k + bins) % bins
+  const { angle, weight } = binsMean(posterior, [best - 1, best, best + 1])
+  return { angle, confidence: weight }
+}
+
+/** The probability-weighted circular mean angle of some bins of a posterior (indices wrap), and their total probability. */
+function binsMean(posterior: Float64Array, ks: number[]): { angle: number; weight: number } {
+  const bins = posterior.length
+  let x = 0, y = 0, weight = 0
+  for (const k of ks) {
+    const j = ((k % bins) + bins) % bins
     x += posterior[j] * Math.cos(directionBinAngle(j, bins))
     y += posterior[j] * Math.sin(directionBinAngle(j, bins))
-    mass += posterior[j]
+    weight += posterior[j]
   }
-  return { angle: Math.atan2(y, x), confidence: mass }
+  return { angle: Math.atan2(y, x), weight }
 }
 
 /**
@@ -261,13 +268,8 @@ export function hedgeDirections(posterior: Float64Array, sectors = 8, minWeight 
   const per = Math.max(1, Math.round(bins / sectors))
   const out: { angle: number; weight: number }[] = []
   for (let k0 = 0; k0 < bins; k0 += per) {
-    let x = 0, y = 0, w = 0
-    for (let k = k0; k < Math.min(bins, k0 + per); k++) {
-      x += posterior[k] * Math.cos(directionBinAngle(k, bins))
-      y += posterior[k] * Math.sin(directionBinAngle(k, bins))
-      w += posterior[k]
-    }
-    if (w >= minWeight) out.push({ angle: Math.atan2(y, x), weight: w })
+    const sector = binsMean(posterior, Array.from({ length: Math.min(per, bins - k0) }, (_, i) => k0 + i))
+    if (sector.weight >= minWeight) out.push(sector)
   }
   if (out.length === 0) return [directionMode(posterior)].map((m) => ({ angle: m.angle, weight: 1 }))
   const total = out.reduce((a, d) => a + d.weight, 0)

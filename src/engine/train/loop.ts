@@ -132,7 +132,7 @@ export interface ValidationResult {
   count: number
   /**
    * Models with a direction output, on the unturned crops whose shadow direction is known: median
-   * angle error of the vote (degrees), the mean vote length (confidence) and how many crops.
+   * angle error of the belief's mode (degrees), its mean confidence (directionMode) and how many crops.
    */
   direction?: { medianErrorDeg: number; meanConfidence: number; count: number }
 }
@@ -558,9 +558,9 @@ export function validate(generator: tf.LayersModel, examples: TrainExample[], s:
       chunk.forEach((e, k) => {
         const truth = e.view?.direction
         if (!truth) return
-        const vote = directionMode(directionPosterior(logits, bins, chunk.length, k))
-        directionErrors.push((angleDifference(vote.angle, Math.atan2(truth[1], truth[0])) * 180) / Math.PI)
-        confidenceSum += vote.confidence
+        const mode = directionMode(directionPosterior(logits, bins, chunk.length, k))
+        directionErrors.push((angleDifference(mode.angle, Math.atan2(truth[1], truth[0])) * 180) / Math.PI)
+        confidenceSum += mode.confidence
       })
     }
     disposeBatch(batch)
