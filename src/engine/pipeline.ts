@@ -641,6 +641,9 @@ export async function renderAttentionMaps(attention: AttentionMaps, width: numbe
     }
     const windowed = await sharp(small, { raw: { width: content.width, height: content.height, channels: 1 } })
       .resize(window.width, window.height, { fit: 'fill', kernel: 'mitchell' })
+      // Without this sharp hands a one-channel raw image back as three-channel sRGB, and the
+      // rows below would read a third of a row each (the maps came out striped).
+      .toColourspace('b-w')
       .raw()
       .toBuffer()
     const full = new Uint8Array(width * height)

@@ -198,13 +198,14 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
  * moves, skews or steers the shadow, that hole would show as an object-shaped gap, so it is filled
  * from the shadow around it (normalised convolution: blur(d * w) / blur(w), w = 0 on the object).
  */
-async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: Uint8Array, maskWidth: number, maskHeight: number, rect: Rect): Promise<void> {
+export async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: Uint8Array, maskWidth: number, maskHeight: number, rect: Rect): Promise<void> {
   const left = Math.max(0, Math.min(maskWidth - 1, Math.round(rect.x)))
   const top = Math.max(0, Math.min(maskHeight - 1, Math.round(rect.y)))
   const region = { left, top, width: Math.max(1, Math.min(maskWidth - left, Math.round(rect.width))), height: Math.max(1, Math.min(maskHeight - top, Math.round(rect.height))) }
   const objectSmall = await sharp(Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength), { raw: { width: maskWidth, height: maskHeight, channels: 1 } })
     .extract(region)
     .resize(w, h, { fit: 'fill', kernel: 'nearest' })
+    .toColourspace('b-w') // one channel out, as it came in (sharp would hand back sRGB)
     .raw()
     .toBuffer()
   const pixels = w * h
@@ -221,15 +222,27 @@ async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: Uint8Ar
     dw[i * 4 + 2] = d[i * 3 + 2]
     dw[i * 4 + 3] = 255
   }
-  const sigma = Math.max(1, 0.04 * Math.max(w, h))
-  // Premultiplied blur: sharp treats the 4th channel as alpha and premultiplies, which is exactly blur(d*w)/blur(w).
-  const blurred = await sharp(dw, { raw: { width: w, height: h, channels: 4 } }).blur(sigma).raw().toBuffer()
-  for (let i = 0; i < pixels; i++) {
-    if (!objectSmall[i]) continue
-    if (blurred[i * 4 + 3] === 0) continue
-    d[i * 3] = blurred[i * 4]
-    d[i * 3 + 1] = blurred[i * 4 + 1]
-    d[i * 3 + 2] = blurred[i * 4 + 2]
+  // Premultiplied blur: sharp treats the 4th channel as alpha and premultiplies, which is exactly
+  // blur(d*w)/blur(w). A blur narrow enough to keep the shadow's shape near the object's edge does
+  // not reach the middle of a large object, so what it leaves is filled by ever wider ones.
+  let pending = 0
+  for (let i = 0; i < pixels; i++) if (objectSmall[i]) pending++
+  const widest = Math.max(w, h)
+  for (let sigma = Math.max(1, 0.04 * widest); pending > 0; sigma *= 2) {
+    const last = sigma >= widest
+    const blurred = await sharp(dw, { raw: { width: w, height: h, channels: 4 } }).blur(sigma).raw().toBuffer()
+    for (let i = 0; i < pixels; i++) {
+      if (!objectSmall[i]) continue
+      // Under a quarter of full weight the 8-bit premultiplied colour is coarse; a wider blur does better.
+      const weight = blurred[i * 4 + 3]
+      if (weight === 0 || (weight < 64 && !last)) continue
+      d[i * 3] = blurred[i * 4]
+      d[i * 3 + 1] = blurred[i * 4 + 1]
+      d[i * 3 + 2] = blurred[i * 4 + 2]
+      objectSmall[i] = 0
+      pending--
+    }
+    if (last) break
   }
   darkeningToLayer(d, pixels, NEUTRAL_EDITS, null, rgba)
 }

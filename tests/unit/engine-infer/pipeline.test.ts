@@ -119,6 +119,27 @@ describe('generateShadow (photo resolution)', () => {
     expect(maps.occluderShadows.data[0]).toBe(0) // outside the window
   })
 
+  it('renders the attention maps where they are, one grey value per photo pixel', async () => {
+    // An 8x8 map, letterboxed to its rows 2-5, covering a 160x80 window at (20, 10) of a 200x100 photo;
+    // the occluder map is lit in its right half only, the shadow map in its bottom-left cell only.
+    const size = 8
+    const occluders = new Float32Array(size * size)
+    const occluderShadows = new Float32Array(size * size)
+    for (let y = 2; y < 6; y++) for (let x = 4; x < 8; x++) occluders[y * size + x] = 1
+    occluderShadows[5 * size] = 1
+    const maps = await renderAttentionMaps({ size, window: { x: 20, y: 10, width: 160, height: 80 }, content: { x: 0, y: 2, width: 8, height: 4 }, occluders, occluderShadows }, 200, 100)
+    const at = (img: { data: Uint8Array }, x: number, y: number) => img.data[y * 200 + x]
+    expect(maps.occluders.channels).toBe(1)
+    for (const y of [12, 30, 50, 70, 88]) {
+      expect(at(maps.occluders, 150, y)).toBeGreaterThan(240) // right half of the window, every row
+      expect(at(maps.occluders, 40, y)).toBeLessThan(15) // left half
+      expect(at(maps.occluders, 190, y)).toBe(0) // outside the window
+    }
+    expect(at(maps.occluderShadows, 25, 85)).toBeGreaterThan(200) // the bottom-left cell (20 x 20 px)
+    expect(at(maps.occluderShadows, 25, 15)).toBeLessThan(15)
+    expect(at(maps.occluderShadows, 150, 85)).toBeLessThan(15)
+  })
+
   it('works with an object on the border (clamped window, warning) and with in-place output', async () => {
     const image = photo(160, 90)
     const mask = discMask(160, 90, 110, 60, 40) // 81 px tall in a 90 px photo, touching the bottom
