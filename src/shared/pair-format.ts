@@ -62,7 +62,7 @@ export interface PostProcess {
   /** Target mean of the frame's linear luminance before the tone curve. */
   key: number
   whiteBalance: Vec3
-  /** Reinhard white point: larger keeps more contrast in highlights. */
+  /** Highlight roll-off: the tone curve is linear up to 1 - 1/white, then eases into white (umbra-synth-3 and older: Reinhard white point). */
   white: number
   saturation: number
   contrast: number

@@ -11,7 +11,7 @@ import { dot, generateScene, project, screenBox, type Entity, type Material, typ
 import { SRGB_TO_LINEAR, type TextureSet } from './textures'
 import type { Primitive } from './primitives'
 
-export const GENERATOR_VERSION = 'umbra-synth-3'
+export const GENERATOR_VERSION = 'umbra-synth-4'
 
 export interface RenderOptions {
   /** Output width and height in pixels (square). */
@@ -698,7 +698,10 @@ function blurRgb(img: Float32Array, size: number, sigma: number): void {
 /** Camera pipeline: exposure from the no-shadow frame, white balance, vignette, tone curve, sRGB. */
 function develop(scene: Scene, size: number, lin: Float32Array, exposure: number, out: Float32Array): Float32Array {
   const p = scene.post
-  const w2 = p.white * p.white
+  // A camera's curve keeps the mid-tones and shadows linear (before sRGB encoding) and rolls the
+  // highlights off from a knee. (umbra-synth-3 used global Reinhard, v / (1 + v), which compresses
+  // the lit ground about 1.5x against its shadow and made every shadow look paler than in photos.)
+  const knee = 1 - 1 / p.white
   const half = size / 2
   // sRGB encoding and contrast through a table over the tone-mapped value in [0, 1].
   const LUT_N = 4096
@@ -716,7 +719,7 @@ function develop(scene: Scene, size: number, lin: Float32Array, exposure: number
       const vig = 1 - p.vignette * 0.5 * (rx * rx + ry * ry)
       for (let c = 0; c < 3; c++) {
         const v = lin[i + c] * exposure * p.whiteBalance[c] * vig
-        const t = Math.min(1, (v * (1 + v / w2)) / (1 + v))
+        const t = v <= knee ? v : knee + (1 - knee) * (1 - Math.exp(-(v - knee) / (1 - knee)))
         const f = t * LUT_N
         const k = Math.floor(f)
         out[i + c] = k >= LUT_N ? lut[LUT_N] : lut[k] + (lut[k + 1] - lut[k]) * (f - k)
@@ -737,8 +740,8 @@ function autoExposure(scene: Scene, lin: Float32Array): number {
     acc += Math.log(1e-4 + l)
   }
   const logAvg = Math.exp(acc / n)
-  // Reinhard maps the key to key/(1+key); pre-scale so the frame's middle grey lands there.
-  return scene.post.key / Math.max(1e-4, logAvg) * 1.4
+  // The curve is linear below its knee: the frame's log-average lands on the key itself.
+  return scene.post.key / Math.max(1e-4, logAvg)
 }
 
 let gaussian: Float32Array | null = null

@@ -376,7 +376,11 @@ export function generateScene(seed: number, attempt: number, opts: SceneOptions)
       radiusDeg = rng.logRange(0.27, 1.6)
       sunK = rng.range(4800, 6500)
       skyK = rng.range(9000, 16000)
-      ratio = rng.range(0.12, 0.4)
+      // Clear-sky diffuse irradiance is about a tenth to a fifth of the direct beam at normal
+      // incidence (e.g. 100-150 W/m2 against 800-900): a shadow on the ground gets roughly 0.1-0.2
+      // of the light around it, in linear terms. (umbra-synth-3 drew 0.12-0.4, which made sunny
+      // shadows far paler than in photographs: shadow/lit 0.62 in sRGB at high sun.)
+      ratio = rng.logRange(0.07, 0.25)
       break
     case 'hazy':
       radiusDeg = rng.logRange(1, 5)
