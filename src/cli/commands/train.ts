@@ -110,8 +110,11 @@ const command: Command = {
       const { loadTfjsModel } = await import('../../engine/model-dir')
       const init = await loadTfjsModel(await resolveModelDir(values['init-from']))
       const a = init.manifest.architecture as Partial<ShadowModelConfig>
-      if (!a.attentionWidths || !a.shadowWidths || !a.refineWidth) throw new UserError('MODEL_CORRUPT', `${values['init-from']}: its manifest does not give the model's widths`)
-      modelConfig = configToGrowFrom(modelConfig, a, init.manifest.inputSize)
+      try {
+        modelConfig = configToGrowFrom(modelConfig, a, init.manifest.inputSize)
+      } catch (err) {
+        throw new UserError('MODEL_CORRUPT', `${values['init-from']}: ${(err as Error).message}`)
+      }
       initialGenerator = init.model
       console.error(`umbra train: new run from ${values['init-from']} (${init.manifest.name}, ${init.manifest.training?.steps ?? '?'} steps)`)
     }
