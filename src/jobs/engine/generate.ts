@@ -154,11 +154,10 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
   if (outW !== crop.width || outH !== crop.height) pipeline = pipeline.resize(outW, outH, { fit: 'fill', kernel: 'lanczos3' })
   const small = await pipeline.raw().toBuffer()
   const rect = { x: layer.x + crop.x * sx, y: layer.y + crop.y * sy, width: crop.width * sx, height: crop.height * sy }
-  await fillUnderObject(small, outW, outH, mask, width, height, rect)
-  const layerPng = await sharp(small, { raw: { width: outW, height: outH, channels: 4 } }).png({ compressionLevel: 2 }).toBuffer()
-
-  // Geometry for the light control.
+  // Geometry for the light control (read before the fill below, which follows it).
   const cast = castOf(small, outW, outH, rect, contact, centre, box)
+  await fillUnderObject(small, outW, outH, mask, width, height, rect, cast.angle === null ? null : { contact, angle: cast.angle })
+  const layerPng = await sharp(small, { raw: { width: outW, height: outH, channels: 4 } }).png({ compressionLevel: 2 }).toBuffer()
 
   // Attention maps as RGB over the context window.
   const att = result.attention
@@ -195,10 +194,17 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
 
 /**
  * The pipeline leaves the shadow empty under the object (the object covers it). Once the user
- * moves, skews or steers the shadow, that hole would show as an object-shaped gap, so it is filled
- * from the shadow around it (normalised convolution: blur(d * w) / blur(w), w = 0 on the object).
+ * moves, skews or steers the shadow, that hole would show as a gap, so the part of it where the
+ * shadow goes on behind the object is filled from the shadow around it (normalised convolution:
+ * blur(d * w) / blur(w), w = 0 on the object).
+ *
+ * Only object pixels on the cast side of the contact point are filled: a shadow starts at the
+ * contact and runs along the cast, so nothing of it lies behind the rest of the object. (Filling
+ * the whole silhouette put an object-shaped shadow above the contact, which a steered shadow,
+ * skewed about the contact, then swung to the wrong side.) Without a cast direction (a shadow all
+ * around the base) only the rim that a short blur reaches is filled.
  */
-export async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: Uint8Array, maskWidth: number, maskHeight: number, rect: Rect): Promise<void> {
+export async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: Uint8Array, maskWidth: number, maskHeight: number, rect: Rect, cast: { contact: { x: number; y: number }; angle: number } | null): Promise<void> {
   const left = Math.max(0, Math.min(maskWidth - 1, Math.round(rect.x)))
   const top = Math.max(0, Math.min(maskHeight - 1, Math.round(rect.y)))
   const region = { left, top, width: Math.max(1, Math.min(maskWidth - left, Math.round(rect.width))), height: Math.max(1, Math.min(maskHeight - top, Math.round(rect.height))) }
@@ -209,9 +215,21 @@ export async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: 
     .raw()
     .toBuffer()
   const pixels = w * h
-  let any = false
-  for (let i = 0; i < pixels; i++) if (objectSmall[i]) any = true
-  if (!any) return
+  // Which object pixels to fill (1), in the layer's pixels.
+  const fill = new Uint8Array(pixels)
+  const ux = cast ? Math.cos((cast.angle * Math.PI) / 180) : 0
+  const uy = cast ? Math.sin((cast.angle * Math.PI) / 180) : 0
+  let pending = 0
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x
+      if (!objectSmall[i]) continue
+      if (cast && (rect.x + ((x + 0.5) * rect.width) / w - cast.contact.x) * ux + (rect.y + ((y + 0.5) * rect.height) / h - cast.contact.y) * uy <= 0) continue
+      fill[i] = 1
+      pending++
+    }
+  }
+  if (pending === 0) return
   const d = toDarkening(rgba, pixels)
   // 4 channels: d * w (3) and w, blurred together.
   const dw = Buffer.alloc(pixels * 4)
@@ -225,21 +243,19 @@ export async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: 
   // Premultiplied blur: sharp treats the 4th channel as alpha and premultiplies, which is exactly
   // blur(d*w)/blur(w). A blur narrow enough to keep the shadow's shape near the object's edge does
   // not reach the middle of a large object, so what it leaves is filled by ever wider ones.
-  let pending = 0
-  for (let i = 0; i < pixels; i++) if (objectSmall[i]) pending++
   const widest = Math.max(w, h)
   for (let sigma = Math.max(1, 0.04 * widest); pending > 0; sigma *= 2) {
-    const last = sigma >= widest
+    const last = sigma >= widest || !cast
     const blurred = await sharp(dw, { raw: { width: w, height: h, channels: 4 } }).blur(sigma).raw().toBuffer()
     for (let i = 0; i < pixels; i++) {
-      if (!objectSmall[i]) continue
+      if (!fill[i]) continue
       // Under a quarter of full weight the 8-bit premultiplied colour is coarse; a wider blur does better.
       const weight = blurred[i * 4 + 3]
       if (weight === 0 || (weight < 64 && !last)) continue
       d[i * 3] = blurred[i * 4]
       d[i * 3 + 1] = blurred[i * 4 + 1]
       d[i * 3 + 2] = blurred[i * 4 + 2]
-      objectSmall[i] = 0
+      fill[i] = 0
       pending--
     }
     if (last) break
