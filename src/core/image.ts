@@ -147,6 +147,29 @@ export async function decodeMask(input: string | Uint8Array, threshold = 0): Pro
   return { width: info.width, height: info.height, channels: 1, data: new Uint8Array(data.buffer, data.byteOffset, data.length) }
 }
 
+/**
+ * Resizes raw pixels (a region of them, if given) to width x height, keeping the channel count.
+ * sharp hands a one-channel image back as three-channel sRGB unless told 'b-w', and code that
+ * forgot read a third of a row per row: resize masks and maps through here.
+ */
+export async function resizeRawImage(
+  img: RawImage,
+  width: number,
+  height: number,
+  opts: { kernel?: 'nearest' | 'linear' | 'mitchell' | 'lanczos3'; region?: { left: number; top: number; width: number; height: number } } = {},
+): Promise<RawImage> {
+  if (!opts.region && img.width === width && img.height === height) return img
+  let pipeline = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: img.channels } })
+  if (opts.region) pipeline = pipeline.extract(opts.region)
+  const buf = await pipeline
+    .resize(width, height, { fit: 'fill', kernel: opts.kernel ?? 'linear' })
+    .toColourspace(img.channels === 1 ? 'b-w' : 'srgb')
+    .raw()
+    .toBuffer()
+  if (buf.length !== width * height * img.channels) throw new Error(`resize returned ${buf.length} bytes for a ${width}x${height}x${img.channels} image`)
+  return { width, height, channels: img.channels, data: new Uint8Array(buf.buffer, buf.byteOffset, buf.length) }
+}
+
 export interface EncodeOptions {
   format: ImageFormat
   /** JPEG/WebP quality 1-100. */

@@ -21,7 +21,7 @@
  *    every other byte of the photo is left exactly as it was.
  */
 import sharp from 'sharp'
-import type { RawImage } from '../core/image'
+import { resizeRawImage, type RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
 import { castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, rotateSquare } from './cast-frame'
@@ -639,13 +639,7 @@ export async function renderAttentionMaps(attention: AttentionMaps, width: numbe
         small[y * content.width + x] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255)
       }
     }
-    const windowed = await sharp(small, { raw: { width: content.width, height: content.height, channels: 1 } })
-      .resize(window.width, window.height, { fit: 'fill', kernel: 'mitchell' })
-      // Without this sharp hands a one-channel raw image back as three-channel sRGB, and the
-      // rows below would read a third of a row each (the maps came out striped).
-      .toColourspace('b-w')
-      .raw()
-      .toBuffer()
+    const windowed = (await resizeRawImage({ width: content.width, height: content.height, channels: 1, data: small }, window.width, window.height, { kernel: 'mitchell' })).data
     const full = new Uint8Array(width * height)
     for (let y = 0; y < window.height; y++) {
       full.set(windowed.subarray(y * window.width, (y + 1) * window.width), (window.y + y) * width + window.x)

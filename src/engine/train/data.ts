@@ -1,8 +1,7 @@
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
-import sharp from 'sharp'
 import { PAIR_FILES, REQUIRED_PAIR_IMAGES } from '../../shared/pair-format'
-import { decodeMask, decodeRgb, type RawImage } from '../../core/image'
+import { decodeMask, decodeRgb, resizeRawImage, type RawImage } from '../../core/image'
 import { UserError } from '../../core/errors'
 import { TrainRng, hashString } from './rng'
 import { castAngleOf, castFrameRotation, rotateSquare } from '../cast-frame'
@@ -83,17 +82,7 @@ async function readSeed(metaPath: string): Promise<number | undefined> {
 
 /** Resizes raw pixels to size x size (linear); exported for fine-tuning's own pair reader. */
 export async function resizeRaw(img: RawImage, size: number): Promise<Uint8Array> {
-  if (img.width === size && img.height === size) return img.data
-  const buf = await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
-    raw: { width: img.width, height: img.height, channels: img.channels },
-  })
-    .resize(size, size, { fit: 'fill', kernel: 'linear' })
-    // Without this, sharp hands back single-channel input as 3-channel sRGB.
-    .toColourspace(img.channels === 1 ? 'b-w' : 'srgb')
-    .raw()
-    .toBuffer()
-  if (buf.length !== size * size * img.channels) throw new Error(`resize returned ${buf.length} bytes for a ${size}x${size}x${img.channels} image`)
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
+  return (await resizeRawImage(img, size, size)).data
 }
 
 export function toFloat(data: Uint8Array): Float32Array {

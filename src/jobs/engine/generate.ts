@@ -8,7 +8,7 @@
  */
 import sharp from 'sharp'
 import { UserError } from '../../core/errors'
-import { openImage, type RawImage } from '../../core/image'
+import { openImage, resizeRawImage, type RawImage } from '../../core/image'
 import { placeLayer } from '../../core/compose'
 import type { ShadowEngine } from '../../engine/inference'
 import { contextWindow, generateShadow, maskBoundingBox, type Rect } from '../../engine/pipeline'
@@ -208,12 +208,7 @@ export async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: 
   const left = Math.max(0, Math.min(maskWidth - 1, Math.round(rect.x)))
   const top = Math.max(0, Math.min(maskHeight - 1, Math.round(rect.y)))
   const region = { left, top, width: Math.max(1, Math.min(maskWidth - left, Math.round(rect.width))), height: Math.max(1, Math.min(maskHeight - top, Math.round(rect.height))) }
-  const objectSmall = await sharp(Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength), { raw: { width: maskWidth, height: maskHeight, channels: 1 } })
-    .extract(region)
-    .resize(w, h, { fit: 'fill', kernel: 'nearest' })
-    .toColourspace('b-w') // one channel out, as it came in (sharp would hand back sRGB)
-    .raw()
-    .toBuffer()
+  const objectSmall = (await resizeRawImage({ width: maskWidth, height: maskHeight, channels: 1, data: mask }, w, h, { kernel: 'nearest', region })).data
   const pixels = w * h
   // Which object pixels to fill (1), in the layer's pixels.
   const fill = new Uint8Array(pixels)

@@ -19,12 +19,10 @@
  */
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
-import sharp from 'sharp'
 import { PAIR_FILES } from '../../shared/pair-format'
-import { decodeMask, decodeRgb, type RawImage } from '../../core/image'
+import { decodeMask, decodeRgb, resizeRawImage, type RawImage } from '../../core/image'
 import { UserError } from '../../core/errors'
 import { contextWindow, maskBoundingBox, type Rect } from '../../engine/pipeline'
-import { resizeRaw } from '../../engine/train/data'
 
 export type PairRole = 'noShadow' | 'shadow' | 'object' | 'objectShadow' | 'occluders' | 'occluderShadows'
 const OPTIONAL_ROLES: PairRole[] = ['objectShadow', 'occluders', 'occluderShadows']
@@ -333,18 +331,6 @@ function analyseDifference(noShadow: RawImage, shadow: RawImage, object: RawImag
   return { change, nearDark, darkened, brightened, nearDarkCount }
 }
 
-async function scaleRaw(img: RawImage, width: number, height: number, kernel: 'linear' | 'nearest' = 'linear'): Promise<RawImage> {
-  if (img.width === width && img.height === height) return img
-  const buf = await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
-    raw: { width: img.width, height: img.height, channels: img.channels },
-  })
-    .resize(width, height, { fit: 'fill', kernel: kernel === 'nearest' ? 'nearest' : 'linear' })
-    .toColourspace(img.channels === 1 ? 'b-w' : 'srgb')
-    .raw()
-    .toBuffer()
-  return { width, height, channels: img.channels, data: new Uint8Array(buf.buffer, buf.byteOffset, buf.length) }
-}
-
 function crop(img: RawImage, r: Rect): RawImage {
   const c = img.channels
   const out = new Uint8Array(r.width * r.height * c)
@@ -413,7 +399,7 @@ export async function checkPair(source: PairSource, workSize: number): Promise<{
   // Whole-picture checks on a reduced copy (fast, and JPEG noise averages out).
   const k = Math.min(1, CHECK.analysisSide / Math.max(W, H))
   const aw = Math.max(8, Math.round(W * k)), ah = Math.max(8, Math.round(H * k))
-  const [sNo, sSh, sObj] = await Promise.all([scaleRaw(noShadow, aw, ah), scaleRaw(shadow, aw, ah), scaleRaw(object, aw, ah, 'nearest')])
+  const [sNo, sSh, sObj] = await Promise.all([resizeRawImage(noShadow, aw, ah), resizeRawImage(shadow, aw, ah), resizeRawImage(object, aw, ah, { kernel: 'nearest' })])
   const whole = analyseDifference(sNo, sSh, sObj)
   const total = aw * ah
   const changed = whole.darkened + whole.brightened
@@ -435,10 +421,7 @@ export async function checkPair(source: PairSource, workSize: number): Promise<{
   const box = maskBoundingBox(object)!
   const win = contextWindow(box, W, H)
   const derived: string[] = []
-  const fit = async (img: RawImage) => {
-    const c = crop(img, win)
-    return win.width === win.height ? resizeRaw(c, workSize) : (await scaleRaw(c, workSize, workSize)).data
-  }
+  const fit = async (img: RawImage) => (await resizeRawImage(crop(img, win), workSize, workSize)).data
   const [wNo, wSh, wObjRaw] = await Promise.all([fit(noShadow), fit(shadow), fit(object)])
   const wObj = binarize({ width: workSize, height: workSize, channels: 1, data: wObjRaw }).data
   let objectShadow: Uint8Array
