@@ -80,11 +80,6 @@ async function readSeed(metaPath: string): Promise<number | undefined> {
   }
 }
 
-/** Resizes raw pixels to size x size (linear); exported for fine-tuning's own pair reader. */
-export async function resizeRaw(img: RawImage, size: number): Promise<Uint8Array> {
-  return (await resizeRawImage(img, size, size)).data
-}
-
 export function toFloat(data: Uint8Array): Float32Array {
   const out = new Float32Array(data.length)
   for (let i = 0; i < data.length; i++) out[i] = data[i] / 255
@@ -107,7 +102,7 @@ export async function loadPair(entry: PairEntry, size: number): Promise<PairImag
       throw new UserError('PAIR_SIZE_MISMATCH', `${entry.dir}: images differ in size (${img.width}x${img.height} vs ${noShadow.width}x${noShadow.height})`)
     }
   }
-  const r = (img: RawImage) => resizeRaw(img, size).then(toFloat)
+  const r = async (img: RawImage) => toFloat((await resizeRawImage(img, size, size)).data)
   const [a, b, c, d, e, f] = await Promise.all([r(noShadow), r(shadow), r(object), r(objectShadow), r(occluders), r(occluderShadows)])
   return { id: entry.id, size, noShadow: a, shadow: b, object: c, objectShadow: d, occluders: e, occluderShadows: f }
 }
