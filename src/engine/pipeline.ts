@@ -329,18 +329,19 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
         sharp(binary, { raw: { width: window.width, height: window.height, channels: 1 } })
           .resize(content.width, content.height, { fit: 'fill', kernel: 'linear' })
           .extend(extend)
+          .toColourspace('b-w')
           .raw()
           .toBuffer(),
       ),
   ])
+  if (maskSmall.length !== S * S) throw new Error(`mask resize returned ${maskSmall.length} bytes for ${S}x${S}`)
   const batch = new Float32Array(S * S * 4)
-  const maskStep = maskSmall.length / (S * S)
   for (let i = 0, j = 0; i < S * S; i++, j += 3) {
     batch[i * 4] = rgbSmall[j] / 255
     batch[i * 4 + 1] = rgbSmall[j + 1] / 255
     batch[i * 4 + 2] = rgbSmall[j + 2] / 255
     // Soft at the edges (area coverage), exactly as the trainer resizes its binary masks.
-    batch[i * 4 + 3] = maskSmall[i * maskStep] / 255
+    batch[i * 4 + 3] = maskSmall[i] / 255
   }
   const t1 = performance.now()
   const c1 = cpuMs()

@@ -193,6 +193,16 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
 }
 
 /**
+ * Photo-pixel offsets from `origin` of the centres of a layer's pixel columns (or rows): the layer
+ * spans `length` photo pixels from `start` in `count` pixels. Per axis, so the pixel loops that
+ * project layer pixels onto a direction read two small tables instead of repeating the mapping.
+ */
+function layerOffsets(start: number, length: number, count: number, origin: number): Float64Array {
+  const step = length / count
+  return Float64Array.from({ length: count }, (_, k) => start + (k + 0.5) * step - origin)
+}
+
+/**
  * The pipeline leaves the shadow empty under the object (the object covers it). Once the user
  * moves, skews or steers the shadow, that hole would show as a gap, so the part of it where the
  * shadow goes on behind the object is filled from the shadow around it (normalised convolution:
@@ -214,12 +224,14 @@ export async function fillUnderObject(rgba: Buffer, w: number, h: number, mask: 
   const fill = new Uint8Array(pixels)
   const ux = cast ? Math.cos((cast.angle * Math.PI) / 180) : 0
   const uy = cast ? Math.sin((cast.angle * Math.PI) / 180) : 0
+  const ox = cast ? layerOffsets(rect.x, rect.width, w, cast.contact.x) : null
+  const oy = cast ? layerOffsets(rect.y, rect.height, h, cast.contact.y) : null
   let pending = 0
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const i = y * w + x
       if (!objectSmall[i]) continue
-      if (cast && (rect.x + ((x + 0.5) * rect.width) / w - cast.contact.x) * ux + (rect.y + ((y + 0.5) * rect.height) / h - cast.contact.y) * uy <= 0) continue
+      if (ox && oy && ox[x] * ux + oy[y] * uy <= 0) continue
       fill[i] = 1
       pending++
     }
@@ -315,8 +327,8 @@ export function maskCentroid(mask: Uint8Array, width: number, box: Rect): { x: n
  * (95th percentile of the darkness-weighted projection).
  */
 export function castOf(rgba: Uint8Array, w: number, h: number, rect: Rect, contact: { x: number; y: number }, centre: { x: number; y: number }, box: Rect): { angle: number | null; length: number } {
-  const sx = rect.width / w
-  const sy = rect.height / h
+  const ox = layerOffsets(rect.x, rect.width, w, contact.x)
+  const oy = layerOffsets(rect.y, rect.height, h, contact.y)
   let sw = 0
   let mx = 0
   let my = 0
@@ -324,11 +336,9 @@ export function castOf(rgba: Uint8Array, w: number, h: number, rect: Rect, conta
     for (let x = 0; x < w; x++) {
       const a = rgba[(y * w + x) * 4 + 3]
       if (a < 8) continue
-      const px = rect.x + (x + 0.5) * sx - contact.x
-      const py = rect.y + (y + 0.5) * sy - contact.y
       sw += a
-      mx += a * px
-      my += a * py
+      mx += a * ox[x]
+      my += a * oy[y]
     }
   }
   if (sw === 0) return { angle: null, length: 0 }
@@ -348,7 +358,7 @@ export function castOf(rgba: Uint8Array, w: number, h: number, rect: Rect, conta
     for (let x = 0; x < w; x++) {
       const a = rgba[(y * w + x) * 4 + 3]
       if (a < 8) continue
-      const v = (rect.x + (x + 0.5) * sx - contact.x) * ux + (rect.y + (y + 0.5) * sy - contact.y) * uy
+      const v = ox[x] * ux + oy[y] * uy
       hist[Math.min(bins - 1, Math.max(0, Math.floor(((v + reach) / (2 * reach)) * bins)))] += a
     }
   }
