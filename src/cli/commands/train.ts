@@ -25,6 +25,9 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
                     down to 8 by step 10000): lower darkens less where the shadow is unsure;
                     kept by --resume
   --direction-weight W  weight of the direction output's loss (models with one; default 1)
+  --attention-weight W  weight of the attention maps' loss (default 1)
+  --attention-pos-cap R cap of the attention maps' positive-class weight (default 10; 1 = calibrated
+                    maps). Neither weight is kept in the checkpoint: give them again with --resume
   --checkpoint-minutes M   checkpoint interval (default 5)
   --model-minutes M        interval for writing RUN_DIR/model (tfjs + ONNX; default 15)
   --seed N          random seed of a new run (default 1)
@@ -58,6 +61,8 @@ const command: Command = {
         'gan-start': { type: 'string' },
         'balance-cap': { type: 'string' },
         'direction-weight': { type: 'string' },
+        'attention-weight': { type: 'string' },
+        'attention-pos-cap': { type: 'string' },
         'checkpoint-minutes': { type: 'string' },
         'model-minutes': { type: 'string' },
         seed: { type: 'string' },
@@ -80,6 +85,8 @@ const command: Command = {
     const balanceCap = values['balance-cap'] === undefined ? undefined : floatOption(values['balance-cap'], 'balance-cap', 8, 1, 1000)
     if (balanceCap !== undefined) console.error(`umbra train: shadow-region balance cap fixed at ${balanceCap}`)
     const directionWeight = floatOption(values['direction-weight'], 'direction-weight', 1, 0, 100)
+    const attentionWeight = floatOption(values['attention-weight'], 'attention-weight', 1, 0, 100)
+    const attentionPositiveCap = floatOption(values['attention-pos-cap'], 'attention-pos-cap', 10, 1, 1000)
     const ckptMinutes = floatOption(values['checkpoint-minutes'], 'checkpoint-minutes', 5, 0.001, 600)
     const modelMinutes = floatOption(values['model-minutes'], 'model-minutes', 15, 0.05, 6000)
     const seed = intOption(values.seed, 'seed', 1, 0, 2 ** 32 - 1)
@@ -148,7 +155,7 @@ const command: Command = {
         resume: values.resume ?? false,
         seed,
         ganStartStep: ganStart,
-        lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, shadowBalanceCap: balanceCap, direction: directionWeight },
+        lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, shadowBalanceCap: balanceCap, direction: directionWeight, attention: attentionWeight, attentionPositiveCap },
         workers,
         initialGenerator,
         initialWeightsByName: initialGenerator !== undefined,

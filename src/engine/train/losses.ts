@@ -25,6 +25,14 @@ export interface LossWeights {
   adversarial: number
   /** Direction output (models with one): squared error of the mean (cos, sin) vote. Default 1. */
   direction?: number
+  /**
+   * Cap of the attention maps' positive-class weight (balancedBce); default 10. A weight w moves
+   * the optimum for a pixel that is positive with probability q to wq / (wq + 1 - q): at 10, a 10%
+   * chance already reads as 0.53, so the maps swell over anything that might be an occluder (the
+   * occluder map swallowed its own shadow, which spoils the scene's direction reading). 1 trains
+   * calibrated maps.
+   */
+  attentionPositiveCap?: number
 }
 
 export const DEFAULT_LOSS_WEIGHTS: LossWeights = { darkening: 10, image: 10, attention: 1, gradient: 1, adversarial: 0.01, direction: 1 }
@@ -85,13 +93,13 @@ function weightedMean(x: tf.Tensor, w: tf.Tensor): tf.Scalar {
  * Class-balanced binary cross-entropy on sigmoid outputs, per channel. `known` [B,1,1,C] (optional)
  * leaves out the channels of samples whose mask is unknown: they neither count nor pull the output.
  */
-export function balancedBce(pred: tf.Tensor4D, target: tf.Tensor4D, known?: tf.Tensor4D): tf.Scalar {
+export function balancedBce(pred: tf.Tensor4D, target: tf.Tensor4D, known?: tf.Tensor4D, positiveCap = 10): tf.Scalar {
   return tf.tidy(() => {
     const eps = 1e-6
     const p = tf.clipByValue(pred, eps, 1 - eps)
     const pos = tf.sum(target, [0, 1, 2])
     const total = target.size / (target.shape[3] as number)
-    const posWeight = tf.clipByValue(tf.div(tf.sub(total, pos), tf.maximum(pos, 1)), 1, 10)
+    const posWeight = tf.clipByValue(tf.div(tf.sub(total, pos), tf.maximum(pos, 1)), 1, Math.max(1, positiveCap))
     const loss = tf.neg(tf.add(tf.mul(tf.mul(target, tf.log(p)), posWeight), tf.mul(tf.sub(1, target), tf.log(tf.sub(1, p)))))
     if (!known) return tf.mean(loss) as tf.Scalar
     const pixels = (target.shape[1] as number) * (target.shape[2] as number)
@@ -135,7 +143,7 @@ export function generatorLoss(
   const darkeningBce = weightedMean(tf.neg(tf.add(tf.mul(target, tf.log(dc)), tf.mul(tf.sub(1, target), tf.log(tf.sub(1, dc))))), w)
   const comp = composite(batch.noShadow, outputs.darkening) as tf.Tensor4D
   const image = tf.mean(tf.squaredDifference(comp, batch.shadow)) as tf.Scalar
-  const attention = balancedBce(outputs.attention, batch.attention, batch.attentionWeight)
+  const attention = balancedBce(outputs.attention, batch.attention, batch.attentionWeight, weights.attentionPositiveCap)
   const gradient = gradientL1(comp, batch.shadow)
   let adversarial = tf.scalar(0)
   if (discriminate && weights.adversarial > 0) {
@@ -167,8 +175,8 @@ export const DIRECTION_LABEL_KAPPA = 10
  * the direction given the crop: spread where the crop shows nothing, two-peaked where it shows
  * only left-or-right (a regression to the unit vector answered zero there, and never learned).
  */
-export function viewLoss(outputs: { attention: tf.Tensor4D; direction: tf.Tensor4D }, view: ViewTensors, attentionWeight?: tf.Tensor4D): { attention: tf.Scalar; direction: tf.Scalar } {
-  const attention = balancedBce(outputs.attention, view.attention, attentionWeight)
+export function viewLoss(outputs: { attention: tf.Tensor4D; direction: tf.Tensor4D }, view: ViewTensors, attentionWeight?: tf.Tensor4D, attentionPositiveCap?: number): { attention: tf.Scalar; direction: tf.Scalar } {
+  const attention = balancedBce(outputs.attention, view.attention, attentionWeight, attentionPositiveCap)
   const bins = outputs.direction.shape[3]
   const angles = Array.from({ length: bins }, (_, k) => (2 * Math.PI * k) / bins)
   const [cos, sin] = tf.split(view.direction, 2, 1) // [B,1] each

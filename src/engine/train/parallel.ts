@@ -58,7 +58,7 @@ export function computeGradients(
       let direction = tf.scalar(0)
       if (view) {
         const [va, vd] = attentionView(generator).apply(view.input, { training: true }) as tf.Tensor4D[]
-        const vl = viewLoss({ attention: va, direction: vd }, view, batch.attentionWeight)
+        const vl = viewLoss({ attention: va, direction: vd }, view, batch.attentionWeight, weights.attentionPositiveCap)
         viewAttention = vl.attention
         direction = vl.direction
         total = tf.addN([total, tf.mul(viewAttention, weights.attention), tf.mul(direction, weights.direction ?? 1)]) as tf.Scalar

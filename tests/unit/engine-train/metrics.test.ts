@@ -122,3 +122,27 @@ describe('direction loss', () => {
     expect(unknown).toBe(0)
   })
 })
+
+describe('attention loss (balanced cross-entropy)', () => {
+  it('is minimised at the positive rate with cap 1 (calibrated), and pushed far above it by the default cap of 10', async () => {
+    const tf = await import('@tensorflow/tfjs')
+    const { balancedBce } = await import('../../../src/engine/train/losses')
+    // 10 pixels, 1 positive: a constant prediction p; the loss minimum over p on a fine grid.
+    const target = tf.tensor4d([1, 0, 0, 0, 0, 0, 0, 0, 0, 0], [1, 1, 10, 1])
+    const best = (cap?: number) => {
+      let arg = 0
+      let min = Infinity
+      for (let p = 0.01; p < 1; p += 0.01) {
+        const pred = tf.fill([1, 1, 10, 1], p) as Tensor4D
+        const loss = balancedBce(pred, target as Tensor4D, undefined, cap)
+        const v = loss.dataSync()[0]
+        if (v < min) [min, arg] = [v, p]
+        tf.dispose([pred, loss])
+      }
+      return arg
+    }
+    expect(best(1)).toBeCloseTo(0.1, 2)
+    expect(best()).toBeCloseTo(0.5, 1) // 9:1 imbalance weighted 9x: even odds
+    tf.dispose(target)
+  })
+})
