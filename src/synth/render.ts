@@ -667,30 +667,23 @@ function blurRgb(img: Float32Array, size: number, sigma: number): void {
   for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp((-i * i) / (2 * sigma * sigma))
   for (let i = 0; i < k.length; i++) k[i] /= sum
   const tmp = scratch(size).f32[8]
+  blurPass(img, tmp, size, k, true)
+  blurPass(tmp, img, size, k, false)
+}
+
+/** One pass of blurRgb along rows (`alongX`) or columns, edges clamped. */
+function blurPass(src: Float32Array, dst: Float32Array, size: number, k: Float32Array, alongX: boolean): void {
+  const r = (k.length - 1) / 2
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       let a = 0, b = 0, c = 0
       for (let i = -r; i <= r; i++) {
-        const xx = Math.min(size - 1, Math.max(0, x + i))
-        const j = (y * size + xx) * 3
+        const j = alongX ? (y * size + Math.min(size - 1, Math.max(0, x + i))) * 3 : (Math.min(size - 1, Math.max(0, y + i)) * size + x) * 3
         const w = k[i + r]
-        a += img[j] * w; b += img[j + 1] * w; c += img[j + 2] * w
+        a += src[j] * w; b += src[j + 1] * w; c += src[j + 2] * w
       }
       const o = (y * size + x) * 3
-      tmp[o] = a; tmp[o + 1] = b; tmp[o + 2] = c
-    }
-  }
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      let a = 0, b = 0, c = 0
-      for (let i = -r; i <= r; i++) {
-        const yy = Math.min(size - 1, Math.max(0, y + i))
-        const j = (yy * size + x) * 3
-        const w = k[i + r]
-        a += tmp[j] * w; b += tmp[j + 1] * w; c += tmp[j + 2] * w
-      }
-      const o = (y * size + x) * 3
-      img[o] = a; img[o + 1] = b; img[o + 2] = c
+      dst[o] = a; dst[o + 1] = b; dst[o + 2] = c
     }
   }
 }
