@@ -27,7 +27,8 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
   --direction-weight W  weight of the direction output's loss (models with one; default 1)
   --attention-weight W  weight of the attention maps' loss (default 1)
   --attention-pos-cap R cap of the attention maps' positive-class weight (default 10; 1 = calibrated
-                    maps). Neither weight is kept in the checkpoint: give them again with --resume
+                    maps); kept in the checkpoint like --balance-cap (--attention-weight and
+                    --direction-weight are not: give them again with --resume)
   --checkpoint-minutes M   checkpoint interval (default 5)
   --model-minutes M        interval for writing RUN_DIR/model (tfjs + ONNX; default 15)
   --seed N          random seed of a new run (default 1)
@@ -86,7 +87,7 @@ const command: Command = {
     if (balanceCap !== undefined) console.error(`umbra train: shadow-region balance cap fixed at ${balanceCap}`)
     const directionWeight = floatOption(values['direction-weight'], 'direction-weight', 1, 0, 100)
     const attentionWeight = floatOption(values['attention-weight'], 'attention-weight', 1, 0, 100)
-    const attentionPositiveCap = floatOption(values['attention-pos-cap'], 'attention-pos-cap', 10, 1, 1000)
+    const attentionPositiveCap = values['attention-pos-cap'] === undefined ? undefined : floatOption(values['attention-pos-cap'], 'attention-pos-cap', 10, 1, 1000)
     const ckptMinutes = floatOption(values['checkpoint-minutes'], 'checkpoint-minutes', 5, 0.001, 600)
     const modelMinutes = floatOption(values['model-minutes'], 'model-minutes', 15, 0.05, 6000)
     const seed = intOption(values.seed, 'seed', 1, 0, 2 ** 32 - 1)

@@ -159,6 +159,8 @@ interface RunMeta {
   lrD: number
   /** A fixed shadow-region balance cap (--balance-cap), kept so that a resume keeps it; absent: the step schedule. */
   shadowBalanceCap?: number
+  /** --attention-pos-cap, kept for the same reason; absent: the loss's default. */
+  attentionPositiveCap?: number
   batch: number
   bestValLoss: number | null
   /** How many validation samples bestValLoss was measured on (a grown validation set restarts "best"). */
@@ -243,6 +245,8 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
   if (ckpt && opts.overrideLr && (lrG !== ckpt.meta.lrG || lrD !== ckpt.meta.lrD)) log(`learning rates changed on resume: generator ${ckpt.meta.lrG} -> ${lrG}, discriminator ${ckpt.meta.lrD} -> ${lrD}`)
   const balanceCap = opts.lossWeights.shadowBalanceCap ?? ckpt?.meta.shadowBalanceCap
   if (ckpt && opts.lossWeights.shadowBalanceCap === undefined && balanceCap !== undefined) log(`shadow-region balance cap fixed at ${balanceCap}, as the run was started`)
+  const attentionPositiveCap = opts.lossWeights.attentionPositiveCap ?? ckpt?.meta.attentionPositiveCap
+  if (ckpt && opts.lossWeights.attentionPositiveCap === undefined && attentionPositiveCap !== undefined) log(`attention positive-class cap ${attentionPositiveCap}, as the run was started`)
   // beta1 0.9 for the generator (its loss is mostly supervised), 0.5 for the discriminator as usual in GANs.
   const optG = tf.train.adam(lrG, 0.9, 0.999)
   const optD = tf.train.adam(lrD, 0.5, 0.999)
@@ -319,6 +323,7 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
     lrG,
     lrD,
     ...(balanceCap !== undefined ? { shadowBalanceCap: balanceCap } : {}),
+    ...(attentionPositiveCap !== undefined ? { attentionPositiveCap } : {}),
     batch: opts.batch,
     bestValLoss,
     bestValCount,
@@ -407,7 +412,7 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
       next = dataset.batch(opts.batch, rng, trainAugment)
       next.catch(() => {}) // surfaced when awaited
       const t0 = Date.now()
-      const weights = { ...opts.lossWeights, shadowBalanceCap: balanceCap ?? shadowBalanceCapAt(step) }
+      const weights = { ...opts.lossWeights, shadowBalanceCap: balanceCap ?? shadowBalanceCapAt(step), attentionPositiveCap }
       const losses = pool
         ? await parallelStep(pool, generator, discriminator, optG, optD, gVars, dVars, examples, s, weights, step >= opts.ganStartStep)
         : trainStep(generator, discriminator, optG, optD, gVars, dVars, stackBatch(examples, s), weights, step >= opts.ganStartStep)

@@ -205,17 +205,20 @@ describe('training', () => {
     await fs.stat(join(out, 'previews', 'latest.png'))
   })
 
-  it('a resumed run keeps the fixed balance cap it was started with', async () => {
+  it('a resumed run keeps the fixed balance cap and attention positive-class cap it was started with', async () => {
     const out = join(root, 'run-cap')
-    await runTraining(options(out, { steps: 2, lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, shadowBalanceCap: 8 } }))
-    const ckpt = await readCheckpointDir<{ shadowBalanceCap?: number }>(join(out, 'checkpoint'))
+    await runTraining(options(out, { steps: 2, lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, shadowBalanceCap: 8, attentionPositiveCap: 1 } }))
+    const ckpt = await readCheckpointDir<{ shadowBalanceCap?: number; attentionPositiveCap?: number }>(join(out, 'checkpoint'))
     expect(ckpt.meta.shadowBalanceCap).toBe(8)
+    expect(ckpt.meta.attentionPositiveCap).toBe(1)
     tf.dispose(Object.values(ckpt.groups).flat())
     const lines: string[] = []
     await runTraining(options(out, { resume: true, steps: 3, log: (l) => lines.push(l) }))
     expect(lines.some((l) => l.includes('balance cap fixed at 8'))).toBe(true)
-    const again = await readCheckpointDir<{ shadowBalanceCap?: number }>(join(out, 'checkpoint'))
+    expect(lines.some((l) => l.includes('attention positive-class cap 1'))).toBe(true)
+    const again = await readCheckpointDir<{ shadowBalanceCap?: number; attentionPositiveCap?: number }>(join(out, 'checkpoint'))
     expect(again.meta.shadowBalanceCap).toBe(8)
+    expect(again.meta.attentionPositiveCap).toBe(1)
     tf.dispose(Object.values(again.groups).flat())
   })
 
