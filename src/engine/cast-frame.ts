@@ -140,6 +140,20 @@ export const MIN_CAST_AGREEMENT = 0.5
  */
 export const MODEL_MAPS_ESTIMATE = { threshold: 0.9, minAgreement: 0.85 } as const
 
+/**
+ * The same for maps trained calibrated (`umbra train --attention-pos-cap 1`: an output of p means
+ * a chance of about p), where "more likely than not" is the natural cut and 0.9 keeps almost
+ * nothing. Checked on a tuning split of fresh seeds (9,500,000-9,500,299, never trained on or
+ * reported) with the sixth session's calibrated model: the scene decided 98 of 300 pairs at 0.5
+ * (median error 22 degrees, 70 within 45) against 0 at 0.9.
+ */
+export const CALIBRATED_MAPS_ESTIMATE = { threshold: 0.5, minAgreement: 0.85 } as const
+
+/** How to read a model's own maps: by how its attention loss weighed positives in training. */
+export function modelMapsEstimate(training: { attentionPositiveCap?: number } | null | undefined): { threshold: number; minAgreement: number } {
+  return (training?.attentionPositiveCap ?? 10) <= 1 ? CALIBRATED_MAPS_ESTIMATE : MODEL_MAPS_ESTIMATE
+}
+
 export interface CastEstimate {
   /** Cast angle in the model input's frame (the same as the photo's: x right, y down). */
   angle: number

@@ -38,6 +38,8 @@ const trainingSummarySchema = z.looseObject({
   wallTimeSeconds: z.number().nonnegative(),
   /** tfjs backend that trained it: tensorflow-gpu, tensorflow, wasm or cpu. */
   backend: z.string(),
+  /** The attention loss's positive-class cap it was trained with (losses.ts); absent: the default 10. */
+  attentionPositiveCap: z.number().positive().optional(),
 })
 
 /** What the caller of saveModelDir provides; files, checksums and ONNX facts are filled in. */

@@ -24,7 +24,7 @@ import sharp from 'sharp'
 import { resizeRawImage, type RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
-import { castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, rotateSquare } from './cast-frame'
+import { castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
 export const CONTEXT_SCALE = 8
@@ -95,8 +95,8 @@ export interface GenerateShadowOptions {
    * Without castAngle: read the direction from the attention maps (estimateCastAngle with its
    * default settings), falling back to the default when their votes disagree. Meant for maps the
    * user painted or corrected. Without either, a model with a direction output uses its own vote
-   * when it is sure enough; then the model's own maps are read strictly (MODEL_MAPS_ESTIMATE:
-   * where they are clear, which measured a quarter of held-out synthetic pairs); otherwise the mean
+   * when it is sure enough; then the model's own maps are read strictly (modelMapsEstimate:
+   * where they are clear, which measured a quarter to a third of held-out synthetic pairs); otherwise the mean
    * shadow over the directions the model believes in (CastUsed.spread), or for a model without a
    * direction output DEFAULT_CAST_ANGLE, light from the upper left; the user then steers.
    */
@@ -442,7 +442,7 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
   } else {
     // No light given: the model's direction output when its validation vouches for it and it is
     // sure; else the occluder shadows its attention block found, read strictly
-    // (MODEL_MAPS_ESTIMATE); else the mean shadow over the directions the model believes in; else
+    // (modelMapsEstimate); else the mean shadow over the directions the model believes in; else
     // (no direction output) the default.
     const bins = engine.manifest.architecture.directionBins
     const posterior = first.direction && typeof bins === 'number' ? directionPosterior(first.direction, bins) : null
@@ -450,7 +450,7 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     if (mode && mode.confidence >= MIN_DIRECTION_CONFIDENCE && directionOutputTrusted(engine.manifest.metrics)) {
       cast = { angle: mode.angle, source: 'model', confidence: mode.confidence }
     } else {
-      const estimate = estimateCastAngle(first.attention, objectMask(), S, MODEL_MAPS_ESTIMATE)
+      const estimate = estimateCastAngle(first.attention, objectMask(), S, modelMapsEstimate(engine.manifest.training))
       cast = { angle: estimate.angle, source: estimate.source, ...(mode ? { confidence: mode.confidence } : {}) }
       if (estimate.source === 'default' && posterior && mode) {
         const spread = hedgeDirections(posterior)

@@ -345,7 +345,7 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
     inputSize: s,
     architectureVersion: ARCHITECTURE_VERSION,
     architecture: { ...modelConfig },
-    training: { dataCount: dataset.trainCount, steps: step, wallTimeSeconds: Math.round(wallTime()), backend: opts.backend, batch: opts.batch, lrG, lrD },
+    training: { dataCount: dataset.trainCount, steps: step, wallTimeSeconds: Math.round(wallTime()), backend: opts.backend, batch: opts.batch, lrG, lrD, ...(attentionPositiveCap !== undefined ? { attentionPositiveCap } : {}) },
     metrics,
   })
 

@@ -255,6 +255,8 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
   try {
     result = await runTraining({
       ...DEFAULT_TRAIN_OPTIONS,
+      // The base model's attention calibration is kept: the pipeline reads its maps by it.
+      lossWeights: { ...DEFAULT_TRAIN_OPTIONS.lossWeights, attentionPositiveCap: baseManifest.training?.attentionPositiveCap },
       dataDir: pairsDir,
       dataset,
       outDir: runDir,
@@ -360,6 +362,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
         backend: backend.backend,
         batch: runState.batch,
         lrG: runState.lr,
+        ...(baseManifest.training?.attentionPositiveCap !== undefined ? { attentionPositiveCap: baseManifest.training.attentionPositiveCap } : {}),
         finetune: {
           from: fromModelDir,
           baseSteps: baseManifest.training?.steps ?? null,

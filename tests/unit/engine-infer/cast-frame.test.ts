@@ -223,6 +223,15 @@ describe('generateShadow with a cast-frame model', () => {
     expect((await generateShadow(withMaps(0.8), scene(), { layer: false, lightFromAttention: true })).cast?.source).toBe('scene')
     expect(MODEL_MAPS_ESTIMATE.threshold).toBeGreaterThan(0.8)
     expect((await generateShadow(withMaps(0.8), scene(), { layer: false })).cast?.source).toBe('default')
+    // A model whose maps were trained calibrated (attention positive cap 1) has them read at 0.5.
+    const calibrated = (p: number): ShadowEngine => {
+      const e = withMaps(p)
+      return { ...e, manifest: { ...e.manifest, training: { dataCount: 1, steps: 1, wallTimeSeconds: 1, backend: 'wasm', attentionPositiveCap: 1 } } }
+    }
+    const fromCalibrated = await generateShadow(calibrated(0.8), scene(), { layer: false })
+    expect(fromCalibrated.cast?.source).toBe('scene')
+    expect(Math.cos(fromCalibrated.cast!.angle)).toBeLessThan(-0.7)
+    expect((await generateShadow(calibrated(0.4), scene(), { layer: false })).cast?.source).not.toBe('scene')
   })
 
   /** A direction output (16 bins) whose every cell has logit `logit` on each of `bins`, 0 elsewhere. */
