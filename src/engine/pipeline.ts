@@ -96,9 +96,10 @@ export interface GenerateShadowOptions {
    * default settings), falling back to the default when their votes disagree. Meant for maps the
    * user painted or corrected. Without either, a model with a direction output uses its own vote
    * when it is sure enough; then the model's own maps are read strictly (modelMapsEstimate:
-   * where they are clear, which measured a quarter to a third of held-out synthetic pairs); otherwise the mean
-   * shadow over the directions the model believes in (CastUsed.spread), or for a model without a
-   * direction output DEFAULT_CAST_ANGLE, light from the upper left; the user then steers.
+   * where they are clear, which measured a quarter to a third of held-out synthetic pairs);
+   * otherwise the mean shadow over the directions the model believes in (CastUsed.spread), or for a
+   * model without a direction output DEFAULT_CAST_ANGLE, light from the upper left; the user then
+   * steers.
    */
   lightFromAttention?: boolean
 }
