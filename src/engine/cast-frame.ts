@@ -147,7 +147,7 @@ export const MODEL_MAPS_ESTIMATE = { threshold: 0.9, minAgreement: 0.85 } as con
  * reported) with the sixth session's calibrated model: the scene decided 98 of 300 pairs at 0.5
  * (median error 22 degrees, 70 within 45) against 0 at 0.9.
  */
-export const CALIBRATED_MAPS_ESTIMATE = { threshold: 0.5, minAgreement: 0.85 } as const
+export const CALIBRATED_MAPS_ESTIMATE = { ...MODEL_MAPS_ESTIMATE, threshold: 0.5 } as const
 
 /** How to read a model's own maps: by how its attention loss weighed positives in training. */
 export function modelMapsEstimate(training: { attentionPositiveCap?: number } | null | undefined): { threshold: number; minAgreement: number } {
