@@ -4,13 +4,15 @@
  * of the base and the fine-tuned model (on the run's held-out split, and on an extra set of the
  * same look rendered from other seeds), steps per second and whether the 20% bar is met.
  *
- *   npx tsx scripts/bench-finetune.ts [--base MODEL_DIR] [--look magenta|low-sun] [--pairs 50]
+ *   npx tsx scripts/bench-finetune.ts [--base MODEL_DIR] [--look magenta|magenta-studio|low-sun] [--pairs 50]
  *       [--extra 20] [--minutes 10] [--size 256] [--out data/bench-finetune] [--lr 2e-4] [--batch 4]
  *       [--validate-every 25] [--patience 6]
  *
  * Looks (absent from the synth's distribution, see src/synth/scene.ts generateScene):
  *   magenta   a saturated magenta sun with a teal sky fill: coloured shadows (base lights are
  *             black-body 2400-16000 K, near neutral)
+ *   magenta-studio  the magenta light from one direction for every pair (azimuth 125 degrees,
+ *             35-45 degrees high), as in a studio shoot: the shadows' place is learnable too
  *   low-sun   sun 2-6 degrees above the horizon (base: at least 8): very long, faint shadows
  * The look is applied through renderPair's sceneOverride, so the synth itself is unchanged.
  */
@@ -43,6 +45,8 @@ const { values } = parseArgs({
 })
 
 type V3 = [number, number, number]
+/** The studio look's key light: shadows fall to the right and a little away from the camera in the picture. */
+const STUDIO_AZIMUTH_DEG = 125
 const LOOKS: Record<string, (scene: Scene) => Scene> = {
   magenta: (scene) => {
     const l = scene.light
@@ -59,6 +63,14 @@ const LOOKS: Record<string, (scene: Scene) => Scene> = {
       ...scene,
       light: { ...l, sun, sky, bounce, skyHorizon: [0.25, 0.9, 0.85], skyZenith: [0.15, 0.6, 0.7] },
     }
+  },
+  // One key light for every pair, as in a studio (and in a user's own shoot): the shadows share a
+  // direction, so what fine-tuning can learn is the place of the shadow as well as its colour.
+  'magenta-studio': (scene) => {
+    const elevationDeg = 35 + ((scene.seed * 7919) % 1000) / 100
+    const el = (elevationDeg * Math.PI) / 180
+    const az = (STUDIO_AZIMUTH_DEG * Math.PI) / 180
+    return LOOKS.magenta({ ...scene, light: { ...scene.light, azimuthDeg: STUDIO_AZIMUTH_DEG, elevationDeg, dir: [Math.cos(el) * Math.sin(az), Math.sin(el), Math.cos(el) * Math.cos(az)] } })
   },
   'low-sun': (scene) => {
     // seeds spread the elevation over 2-6 degrees
