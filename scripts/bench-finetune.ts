@@ -47,6 +47,13 @@ const { values } = parseArgs({
 type V3 = [number, number, number]
 /** The studio look's key light: shadows fall to the right and a little away from the camera in the picture. */
 const STUDIO_AZIMUTH_DEG = 125
+/** The scene with its sun moved to this azimuth and elevation (degrees); colours unchanged. */
+function withSunAt(scene: Scene, azimuthDeg: number, elevationDeg: number): Scene {
+  const el = (elevationDeg * Math.PI) / 180
+  const az = (azimuthDeg * Math.PI) / 180
+  return { ...scene, light: { ...scene.light, azimuthDeg, elevationDeg, dir: [Math.cos(el) * Math.sin(az), Math.sin(el), Math.cos(el) * Math.cos(az)] } }
+}
+
 const LOOKS: Record<string, (scene: Scene) => Scene> = {
   magenta: (scene) => {
     const l = scene.light
@@ -65,20 +72,11 @@ const LOOKS: Record<string, (scene: Scene) => Scene> = {
     }
   },
   // One key light for every pair, as in a studio (and in a user's own shoot): the shadows share a
-  // direction, so what fine-tuning can learn is the place of the shadow as well as its colour.
-  'magenta-studio': (scene) => {
-    const elevationDeg = 35 + ((scene.seed * 7919) % 1000) / 100
-    const el = (elevationDeg * Math.PI) / 180
-    const az = (STUDIO_AZIMUTH_DEG * Math.PI) / 180
-    return LOOKS.magenta({ ...scene, light: { ...scene.light, azimuthDeg: STUDIO_AZIMUTH_DEG, elevationDeg, dir: [Math.cos(el) * Math.sin(az), Math.sin(el), Math.cos(el) * Math.cos(az)] } })
-  },
-  'low-sun': (scene) => {
-    // seeds spread the elevation over 2-6 degrees
-    const elevationDeg = 2 + ((scene.seed * 7919) % 400) / 100
-    const el = (elevationDeg * Math.PI) / 180
-    const az = (scene.light.azimuthDeg * Math.PI) / 180
-    return { ...scene, light: { ...scene.light, elevationDeg, dir: [Math.cos(el) * Math.sin(az), Math.sin(el), Math.cos(el) * Math.cos(az)] } }
-  },
+  // direction and a length, so what fine-tuning can learn is the place of the shadow as well as
+  // its colour. The sun is moved first: the magenta look's ground bounce depends on its elevation.
+  'magenta-studio': (scene) => LOOKS.magenta(withSunAt(scene, STUDIO_AZIMUTH_DEG, 35 + ((scene.seed * 7919) % 1000) / 100)),
+  // seeds spread the elevation over 2-6 degrees
+  'low-sun': (scene) => withSunAt(scene, scene.light.azimuthDeg, 2 + ((scene.seed * 7919) % 400) / 100),
 }
 
 async function renderSet(dir: string, seeds: number[], size: number, look: (s: Scene) => Scene, texturesDir: string | null): Promise<number> {
