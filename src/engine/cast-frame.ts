@@ -311,6 +311,56 @@ export function directionOutputTrusted(metrics: Record<string, unknown>): boolea
   return typeof d?.medianErrorDeg === 'number' && typeof d.count === 'number' && d.count >= 16 && d.medianErrorDeg <= MAX_TRUSTED_DIRECTION_ERROR_DEG
 }
 
+/**
+ * The light of the pairs a model was fine-tuned on (manifest training.lightPrior): a von Mises
+ * distribution over the image-space cast angle. A studio's pairs share one key light, so their
+ * shadows fall one way; a set shot under many lights gives a kappa near 0 (no preference).
+ */
+export interface LightPrior {
+  /** Mean cast angle, degrees (0 = right, 90 = down, in photo pixels). */
+  angleDeg: number
+  /** Concentration: 0 = uniform; 4 is about 30 degrees of spread, 10 about 18. */
+  kappa: number
+  /** Pairs whose shadow gave a direction. */
+  pairs: number
+}
+
+/** Fewer pairs with a visible shadow than this fit no prior: a handful of shots is not a studio's light. */
+export const MIN_LIGHT_PRIOR_PAIRS = 6
+
+/** The strongest prior fitted (about 13 degrees of spread): the pairs' own foot-to-centroid angles carry errors of that order. */
+const MAX_LIGHT_PRIOR_KAPPA = 20
+
+/**
+ * Fits a LightPrior to cast angles (radians) by the mean resultant length R and the usual
+ * approximation of the inverse of A1 (Fisher, Statistical Analysis of Circular Data, 1993, eq.
+ * 4.40), with Best and Fisher's correction for small samples (R of a few random angles is far from
+ * 0). null below MIN_LIGHT_PRIOR_PAIRS angles.
+ */
+export function fitLightPrior(angles: number[]): LightPrior | null {
+  const n = angles.length
+  if (n < MIN_LIGHT_PRIOR_PAIRS) return null
+  const x = angles.reduce((a, t) => a + Math.cos(t), 0) / n
+  const y = angles.reduce((a, t) => a + Math.sin(t), 0) / n
+  const r = Math.min(Math.hypot(x, y), 0.9999)
+  let kappa = r < 0.53 ? 2 * r + r ** 3 + (5 * r ** 5) / 6 : r < 0.85 ? -0.4 + 1.39 * r + 0.43 / (1 - r) : 1 / (r ** 3 - 4 * r ** 2 + 3 * r)
+  if (n < 15) kappa = kappa < 2 ? Math.max(kappa - 2 / (n * kappa), 0) : ((n - 1) ** 3 * kappa) / (n ** 3 + n)
+  return { angleDeg: (Math.atan2(y, x) * 180) / Math.PI, kappa: Math.min(kappa, MAX_LIGHT_PRIOR_KAPPA), pairs: n }
+}
+
+/** The posterior over direction bins times the prior's density at each bin, renormalised. */
+export function applyLightPrior(posterior: Float64Array, prior: LightPrior): Float64Array {
+  const bins = posterior.length
+  const mu = (prior.angleDeg * Math.PI) / 180
+  const out = new Float64Array(bins)
+  let sum = 0
+  // exp(kappa (cos - 1)) is the density up to a constant, and stays finite for any kappa.
+  for (let k = 0; k < bins; k++) sum += out[k] = posterior[k] * Math.exp(prior.kappa * (Math.cos(directionBinAngle(k, bins) - mu) - 1))
+  if (!(sum > 0)) return posterior
+  for (let k = 0; k < bins; k++) out[k] /= sum
+  return out
+}
+
 /** Absolute difference of two angles (radians), in [0, pi]. */
 export function angleDifference(a: number, b: number): number {
   return Math.abs(Math.atan2(Math.sin(a - b), Math.cos(a - b)))

@@ -40,6 +40,8 @@ const trainingSummarySchema = z.looseObject({
   backend: z.string(),
   /** The attention loss's positive-class cap it was trained with (losses.ts); absent: the default 10. */
   attentionPositiveCap: z.number().positive().optional(),
+  /** Fine-tuned models: the light of their pairs (cast-frame.ts LightPrior), which the pipeline weighs the direction belief by. */
+  lightPrior: z.object({ angleDeg: z.number().finite(), kappa: z.number().finite().nonnegative(), pairs: z.number().int().positive() }).optional(),
 })
 
 /** What the caller of saveModelDir provides; files, checksums and ONNX facts are filled in. */

@@ -24,7 +24,7 @@ import sharp from 'sharp'
 import { resizeRawImage, type RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
-import { castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare } from './cast-frame'
+import { applyLightPrior, castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
 export const CONTEXT_SCALE = 8
@@ -97,7 +97,8 @@ export interface GenerateShadowOptions {
    * user painted or corrected. Without either, a model with a direction output uses its own vote
    * when it is sure enough; then the model's own maps are read strictly (modelMapsEstimate:
    * where they are clear, which measured a quarter to a third of held-out synthetic pairs);
-   * otherwise the mean shadow over the directions the model believes in (CastUsed.spread), or for a
+   * otherwise the mean shadow over the directions the model believes in (CastUsed.spread; a
+   * fine-tuned model's belief weighed by the light of its pairs, manifest training.lightPrior), or for a
    * model without a direction output DEFAULT_CAST_ANGLE, light from the upper left; the user then
    * steers.
    */
@@ -446,7 +447,10 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     // (modelMapsEstimate); else the mean shadow over the directions the model believes in; else
     // (no direction output) the default.
     const bins = engine.manifest.architecture.directionBins
-    const posterior = first.direction && typeof bins === 'number' ? directionPosterior(first.direction, bins) : null
+    // A fine-tuned model knows the light of its pairs (a studio's key light): the belief is weighed by it.
+    const prior = engine.manifest.training?.lightPrior
+    const belief = first.direction && typeof bins === 'number' ? directionPosterior(first.direction, bins) : null
+    const posterior = belief && prior ? applyLightPrior(belief, prior) : belief
     const mode = posterior ? directionMode(posterior) : null
     if (mode && mode.confidence >= MIN_DIRECTION_CONFIDENCE && directionOutputTrusted(engine.manifest.metrics)) {
       cast = { angle: mode.angle, source: 'model', confidence: mode.confidence }

@@ -19,8 +19,9 @@ import { loadTfjsModel, readModelManifest, saveModelDir, type ModelManifest } fr
 import { DEFAULT_AUGMENT, NO_AUGMENT, augmentFor, type AugmentOptions } from '../../engine/train/data'
 import { hasCheckpoint } from '../../engine/train/checkpoint'
 import { DEFAULT_TRAIN_OPTIONS, runTraining, validate, type StepLosses, type ValidationResult } from '../../engine/train/loop'
-import { FinetuneDataset, splitPairs } from './dataset'
-import { checkPairFolder } from './pairs'
+import { FinetuneDataset, splitPairs, toPairImages } from './dataset'
+import { castAngleOf, fitLightPrior } from '../../engine/cast-frame'
+import { checkPairFolder, type CheckedPair } from './pairs'
 import { defaultRunDir, readRunState, summarizeReport, FINETUNE_STATE_FILE, type PairReportSummary } from './run-state'
 
 export { defaultRunDir, readRunState, summarizeReport, FINETUNE_STATE_FILE, type PairReportSummary } from './run-state'
@@ -339,6 +340,10 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
     return { ...common, status: 'paused', outDir: null, manifest: null, after: null, savedStep: 0 }
   }
 
+  // The light of the training pairs (a studio's shadows fall one way); too few visible shadows
+  // keep the base model's.
+  const lightPrior = fitLightPrior(castAnglesOf(train)) ?? baseManifest.training?.lightPrior ?? null
+
   // The saved model: the best validation (best/), else the last state (model/).
   const bestDir = join(runDir, 'best')
   const chosenDir = val.length && (await exists(join(bestDir, 'manifest.json'))) ? bestDir : join(runDir, 'model')
@@ -363,6 +368,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
         batch: runState.batch,
         lrG: runState.lr,
         ...(baseManifest.training?.attentionPositiveCap !== undefined ? { attentionPositiveCap: baseManifest.training.attentionPositiveCap } : {}),
+        ...(lightPrior ? { lightPrior } : {}),
         finetune: {
           from: fromModelDir,
           baseSteps: baseManifest.training?.steps ?? null,
@@ -390,6 +396,14 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
   } finally {
     tuned.dispose()
   }
+}
+
+/** The image-space cast angle of each pair whose object shadow is visible (radians). */
+function castAnglesOf(pairs: CheckedPair[]): number[] {
+  return pairs.map((p) => {
+    const img = toPairImages(p)
+    return castAngleOf(img.object, img.objectShadow, img.size)
+  }).filter((a): a is number => a !== null)
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CAST_DOWN, DEFAULT_CAST_ANGLE, MAX_TRUSTED_DIRECTION_ERROR_DEG, MIN_DIRECTION_CONFIDENCE, MODEL_MAPS_ESTIMATE, angleDifference, castAngleOf, castFrameRotation, directionBinAngle, directionMode, directionPosterior, estimateCastAngle, hedgeDirections, rotateSquare } from '../../../src/engine/cast-frame'
+import { CAST_DOWN, DEFAULT_CAST_ANGLE, MAX_TRUSTED_DIRECTION_ERROR_DEG, MIN_DIRECTION_CONFIDENCE, MIN_LIGHT_PRIOR_PAIRS, MODEL_MAPS_ESTIMATE, angleDifference, applyLightPrior, fitLightPrior, castAngleOf, castFrameRotation, directionBinAngle, directionMode, directionPosterior, estimateCastAngle, hedgeDirections, rotateSquare } from '../../../src/engine/cast-frame'
 import { makeExample, NO_AUGMENT, type PairImages } from '../../../src/engine/train/data'
 import { TrainRng } from '../../../src/engine/train/rng'
 import { createShadowEngine, type ShadowEngine } from '../../../src/engine/inference'
@@ -154,6 +154,40 @@ describe('estimateCastAngle', () => {
   })
 })
 
+describe('the light prior of fine-tuning pairs', () => {
+  const deg = (d: number) => (d * Math.PI) / 180
+  it('fits one light to shadows that fall one way, and none to shadows that fall every way', () => {
+    const studio = fitLightPrior([20, 25, 30, 35, 40, 28, 32, 30].map(deg))!
+    expect(studio.angleDeg).toBeCloseTo(30, 0)
+    expect(studio.pairs).toBe(8)
+    // about 7 degrees of spread: a strong prior, within the cap
+    expect(studio.kappa).toBeGreaterThan(10)
+    expect(studio.kappa).toBeLessThanOrEqual(20)
+    // Eight lights round the compass: R is 0, so is kappa. Random ones: the small-sample correction keeps it low.
+    expect(fitLightPrior([0, 45, 90, 135, 180, 225, 270, 315].map(deg))!.kappa).toBeCloseTo(0, 6)
+    expect(fitLightPrior([10, 100, 170, 260, 300, 40, 200, 130].map(deg))!.kappa).toBeLessThan(1)
+    expect(fitLightPrior(Array.from({ length: MIN_LIGHT_PRIOR_PAIRS - 1 }, () => 0.5))).toBeNull()
+    // Angles wrap: shadows either side of straight left average to left.
+    expect(Math.abs(fitLightPrior([170, -170, 175, -175, 180, 178].map(deg))!.angleDeg)).toBeCloseTo(180, 0)
+  })
+
+  it('weighs the belief: left-or-right becomes the side the pairs cast to; kappa 0 changes nothing', () => {
+    const belief = new Float64Array(16)
+    belief[0] = 0.45
+    belief[8] = 0.45
+    for (const k of [4, 12]) belief[k] = 0.05
+    const toLeft = applyLightPrior(belief, { angleDeg: 175, kappa: 4, pairs: 20 })
+    expect(toLeft.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 12)
+    expect(directionMode(toLeft).angle).toBeCloseTo(Math.PI, 1)
+    expect(toLeft[8]).toBeGreaterThan(0.95)
+    expect(Array.from(applyLightPrior(belief, { angleDeg: 175, kappa: 0, pairs: 20 }))).toEqual(Array.from(belief))
+    // A belief with nothing where the prior points keeps its own shape (the product is renormalised, not forced).
+    const onlyRight = new Float64Array(16)
+    onlyRight[0] = 1
+    expect(applyLightPrior(onlyRight, { angleDeg: 180, kappa: 20, pairs: 20 })[0]).toBeCloseTo(1, 12)
+  })
+})
+
 describe('generateShadow with a cast-frame model', () => {
   let dir: string
   let engine: ShadowEngine
@@ -273,6 +307,13 @@ describe('generateShadow with a cast-frame model', () => {
     expect(l).toBeLessThan(0.7 * leftDark)
     expect(r / l).toBeGreaterThan(0.6)
     expect(r / l).toBeLessThan(1.6)
+
+    // A model fine-tuned on pairs lit from the left settles the same doubt: the shadow falls left.
+    const studio: ShadowEngine = { ...twoWays, manifest: { ...twoWays.manifest, training: { ...(twoWays.manifest.training ?? { dataCount: 40, steps: 10, wallTimeSeconds: 1, backend: 'wasm' }), lightPrior: { angleDeg: 178, kappa: 8, pairs: 40 } } } }
+    const studioShadow = await generateShadow(studio, scene(), { layer: false })
+    expect(angleDifference(studioShadow.cast!.angle, Math.PI)).toBeLessThan(0.05)
+    expect(darkIn(studioShadow.composite, 70, 100, 109, 140)).toBeGreaterThan(0.95 * leftDark)
+    expect(darkIn(studioShadow.composite, 131, 100, 170, 140)).toBeLessThan(0.05 * leftDark)
 
     // The third session's two-vote output (no directionBins in the manifest) is ignored.
     const legacy = await generateShadow({ ...sure, manifest: { ...validated(12), architecture: engine.manifest.architecture } }, scene(), { layer: false })

@@ -51,6 +51,12 @@ describe('fine-tune job', () => {
     expect(ft.trainPairs + ft.validationPairs).toBe(8)
     expect(ft.validationPairs).toBeGreaterThan(0)
     expect(ft.derivedObjectShadow).toBe(8)
+    // Every fixture pair casts to the lower right: the model keeps that light for the pipeline.
+    const prior = m.training?.lightPrior
+    expect(prior?.pairs).toBe(ft.trainPairs)
+    expect(prior?.angleDeg).toBeGreaterThan(20)
+    expect(prior?.angleDeg).toBeLessThan(80)
+    expect(prior?.kappa).toBeGreaterThan(4)
     const val = (m.metrics as { validation: { before: { LRMSE: number }; after: { LRMSE: number } } }).validation
     expect(val.before.LRMSE).toBeGreaterThan(0)
     expect(val.after.LRMSE).toBeGreaterThan(0)
