@@ -16,10 +16,10 @@ import { writeFileAtomic } from '../../core/atomic'
 import { initTfBackend, type TfBackendName } from '../../engine/backend'
 import { ARCHITECTURE_VERSION, type ShadowModelConfig } from '../../engine/model/architecture'
 import { loadTfjsModel, readModelManifest, saveModelDir, type ModelManifest } from '../../engine/model-dir'
-import { DEFAULT_AUGMENT, NO_AUGMENT, augmentFor, type AugmentOptions } from '../../engine/train/data'
+import { DEFAULT_AUGMENT, NO_AUGMENT, augmentFor, toFloat, type AugmentOptions } from '../../engine/train/data'
 import { hasCheckpoint } from '../../engine/train/checkpoint'
 import { DEFAULT_TRAIN_OPTIONS, runTraining, validate, type StepLosses, type ValidationResult } from '../../engine/train/loop'
-import { FinetuneDataset, splitPairs, toPairImages } from './dataset'
+import { FinetuneDataset, splitPairs } from './dataset'
 import { castAngleOf, fitLightPrior } from '../../engine/cast-frame'
 import { checkPairFolder, type CheckedPair } from './pairs'
 import { defaultRunDir, readRunState, summarizeReport, FINETUNE_STATE_FILE, type PairReportSummary } from './run-state'
@@ -400,10 +400,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
 
 /** The image-space cast angle of each pair whose object shadow is visible (radians). */
 function castAnglesOf(pairs: CheckedPair[]): number[] {
-  return pairs.map((p) => {
-    const img = toPairImages(p)
-    return castAngleOf(img.object, img.objectShadow, img.size)
-  }).filter((a): a is number => a !== null)
+  return pairs.map((p) => castAngleOf(toFloat(p.object), toFloat(p.objectShadow), p.size)).filter((a): a is number => a !== null)
 }
 
 async function exists(p: string): Promise<boolean> {
