@@ -88,6 +88,7 @@ export function createShadowHandlers(ctx: AppContext): Handlers {
           castAngle: r.castAngle,
           castLength: r.castLength,
           light,
+          ...(r.lightOrigin ? { lightOrigin: r.lightOrigin } : {}),
           attentionAssetId: att ? att.asset.id : previous?.source?.attentionAssetId,
           attentionRect: att ? r.attentionRect : previous?.source?.attentionRect,
           attentionEdited: !att,

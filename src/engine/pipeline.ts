@@ -24,6 +24,7 @@ import sharp from 'sharp'
 import { resizeRawImage, type RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
+import type { LightOrigin } from '../shared/project'
 import { applyLightPrior, castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
@@ -124,6 +125,15 @@ export interface CastUsed {
    * `angle` is then the most probable one, where a steered light starts.
    */
   spread?: { angle: number; weight: number }[]
+}
+
+/** CastUsed as the editor keeps it (project LightOrigin): degrees, and 'spread' for the hedge. */
+export function lightOriginOf(cast: CastUsed | null): LightOrigin | null {
+  if (!cast) return null
+  const degrees = (radians: number) => (radians * 180) / Math.PI
+  const confidence = cast.confidence === undefined ? {} : { confidence: Math.min(1, Math.max(0, cast.confidence)) }
+  if (cast.spread) return { kind: 'spread', ...confidence, directions: cast.spread.map((d) => ({ angle: degrees(d.angle), weight: d.weight })) }
+  return { kind: cast.source, ...confidence }
 }
 
 export interface GenerateShadowResult {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { LightOrigin } from './project'
 
 /**
  * The engine process protocol: how the app talks to the shadow engine's worker (a worker_thread
@@ -95,6 +96,8 @@ export const GenerateResultSchema = z.object({
   contact: z.object({ x: z.number(), y: z.number() }),
   castAngle: z.number().nullable(),
   castLength: z.number().nonnegative(),
+  /** Where the direction the model cast in came from; null when the model chose it itself (no cast frame). */
+  lightOrigin: LightOrigin.nullable(),
   /** True when the shadow is (nearly) empty: the model put no shadow there. */
   empty: z.boolean(),
   warnings: z.array(z.string()),

@@ -86,6 +86,25 @@ export const ShadowEdits = z.object({
 export type ShadowEdits = z.infer<typeof ShadowEdits>
 
 /**
+ * Where a generated shadow's direction came from (models that cast in a given direction), so the
+ * editor can say how far to trust it and when to steer.
+ */
+export const LightOrigin = z.object({
+  /**
+   * 'user': the light the user steered; 'scene': read from the shadows already in the photo (the
+   * attention maps); 'model': the model's own direction estimate, sure enough; 'spread': not
+   * known, so the shadow is the mean of the shadows cast in the directions the model believes in
+   * (fainter and wider than one shadow); 'default': not known, light assumed from the upper left.
+   */
+  kind: z.enum(['user', 'scene', 'model', 'spread', 'default']),
+  /** The model's belief in its most likely direction, 0-1 (models with a direction output). */
+  confidence: z.number().min(0).max(1).optional(),
+  /** With 'spread': the cast directions mixed (degrees, 0 = right, 90 = down) and their weights. */
+  directions: z.array(z.object({ angle: z.number().finite(), weight: z.number().min(0).max(1) })).max(64).optional(),
+})
+export type LightOrigin = z.infer<typeof LightOrigin>
+
+/**
  * Where a generated shadow came from: what the editor needs to notice that the object moved
  * (stale), to steer the light about the object's contact point, to reset the edits and to
  * regenerate with corrected attention maps.
@@ -103,6 +122,8 @@ export const ShadowSource = z.object({
   castLength: z.number().finite().nonnegative(),
   /** The light as the user steered it: the shadow's direction (degrees) and length (photo px); null = as generated. */
   light: z.object({ angle: z.number().finite(), length: z.number().finite().positive() }).nullable().optional(),
+  /** Where the generated direction came from; absent for models that choose it themselves, and in older files. */
+  lightOrigin: LightOrigin.optional(),
   /** The attention maps (RGB: R occluders, G occluder shadows) over `attentionRect`, as predicted or as corrected. */
   attentionAssetId: AssetId.optional(),
   attentionRect: z.object({ x: z.number(), y: z.number(), width: z.number().positive(), height: z.number().positive() }).optional(),

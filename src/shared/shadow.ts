@@ -122,6 +122,34 @@ export function currentLight(source: ShadowSource): { angle: number; length: num
   return { angle: source.castAngle, length: source.castLength }
 }
 
+/**
+ * One sentence on where the shadow's direction came from, for the light panel: a faint, wide
+ * shadow is the model hedging between directions, and the user should know that steering fixes
+ * it. Null when there is nothing to say (a model that chose the direction itself, or a file from
+ * before this was kept).
+ */
+export function describeLightOrigin(source: ShadowSource): string | null {
+  if (source.light) return 'Direction: steered by you.'
+  const origin = source.lightOrigin
+  if (!origin) return null
+  const deg = (a: number) => `${Math.round(a > 180 ? a - 360 : a <= -180 ? a + 360 : a)}°`
+  switch (origin.kind) {
+    case 'user':
+      return 'Direction: steered by you.'
+    case 'scene':
+      return 'Direction: read from the shadows already in the photo.'
+    case 'model':
+      return `Direction: the model's estimate${origin.confidence !== undefined ? ` (${Math.round(origin.confidence * 100)}% sure)` : ''}.`
+    case 'spread': {
+      const likely = [...(origin.directions ?? [])].sort((a, b) => b.weight - a.weight).slice(0, 3)
+      const list = likely.map((d) => `${deg(d.angle)} ${Math.round(d.weight * 100)}%`).join(', ')
+      return `Direction not known: the shadow is the mean over the likely directions${list ? ` (${list})` : ''}, so it is fainter and wider than one shadow. Set the direction for a crisp one.`
+    }
+    case 'default':
+      return 'Direction not known: light assumed from the upper left. Set the direction to match the photo.'
+  }
+}
+
 /** True when the object moved, scaled, rotated or flipped since its shadow was generated. */
 export function shadowIsStale(shadow: ShadowLayer, object: { transform: Transform } | undefined): boolean {
   if (!shadow.source || !object) return false

@@ -40,6 +40,9 @@ describe('re-cast for a steered light (cast-frame model)', () => {
     const src = first.source!
     // default direction: to the right, a little down (about 18 degrees)
     expect(Math.abs(src.castAngle!)).toBeLessThan(60)
+    // The panel says the direction was a guess (this model has no direction output and its maps see no shadows).
+    expect(src.lightOrigin).toEqual({ kind: 'default' })
+    expect(await page.textContent('[data-testid="light-origin"]')).toContain('light assumed from the upper left')
     const generated = await rawExport('generated.png')
     const c0 = darkCentroid(base.data, generated.data, generated.width, generated.height)
     expect(c0.x).toBeGreaterThan(src.contact.x)
@@ -64,6 +67,8 @@ describe('re-cast for a steered light (cast-frame model)', () => {
     expect(recast.assetId).not.toBe(steered.assetId)
     expect(recast.id).toBe(first.id)
     expect(recast.source!.light).toEqual(steered.source!.light)
+    expect(recast.source!.lightOrigin).toEqual({ kind: 'user' })
+    expect(await page.textContent('[data-testid="light-origin"]')).toContain('steered by you')
     expect(Math.abs(recast.source!.castAngle!)).toBeGreaterThan(150) // measured on the new pixels
     expect(Math.abs(((recast.transform.angle + 180) % 360) - 180)).toBeLessThan(30)
     await settled(page)

@@ -12,7 +12,7 @@ import { readUserFile } from '../../core/assets'
 import { writeFileAtomic } from '../../core/atomic'
 import { UserError } from '../../core/errors'
 import type { ShadowEngine } from '../../engine/inference'
-import { generateShadow, placeCutout, type GenerateShadowResult, type ShadowInput } from '../../engine/pipeline'
+import { generateShadow, lightOriginOf, placeCutout, type GenerateShadowResult, type ShadowInput } from '../../engine/pipeline'
 import { resolvePlacement, visibleBox, type Placement } from './placement'
 import { buildResultProject } from './project'
 import type { ItemOutcome, ItemTimings, PlannedItem } from './types'
@@ -119,6 +119,7 @@ export class ItemProcessor {
               objectMask: input.mask,
               objectBox: result.objectBox,
               generatedBy: { model: this.engine.manifest.name, backend: `${this.engine.runtime} (${this.engine.backend})` },
+              lightOrigin: lightOriginOf(result.cast),
               appVersion: this.config.appVersion,
             })
             files.push({ path, bytes: project })

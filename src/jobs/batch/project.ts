@@ -11,7 +11,7 @@
  */
 import sharp from 'sharp'
 import { basename } from 'node:path'
-import type { AssetMeta, Composition, Layer } from '../../shared/project'
+import type { AssetMeta, Composition, Layer, LightOrigin } from '../../shared/project'
 import { assetIdFor, sha256Hex } from '../../core/assets'
 import type { ImageInfo, RawImage } from '../../core/image'
 import { encodeProject } from '../../core/project-file'
@@ -32,6 +32,8 @@ export interface ResultProjectInput {
   objectBox: Rect
   /** Model and runtime that made the shadow (shown in the editor's Shadow panel). */
   generatedBy?: { model: string; backend: string }
+  /** Where the shadow's direction came from (lightOriginOf the pipeline's cast), shown in the Light panel. */
+  lightOrigin?: LightOrigin | null
   appVersion: string
 }
 
@@ -128,6 +130,7 @@ export async function buildResultProject(input: ResultProjectInput): Promise<Uin
         castAngle: cast.angle,
         castLength: cast.length,
         light: null,
+        ...(input.lightOrigin ? { lightOrigin: input.lightOrigin } : {}),
         ...(input.generatedBy ? { model: input.generatedBy.model, backend: input.generatedBy.backend } : {}),
       },
     },

@@ -11,7 +11,7 @@ import { UserError } from '../../core/errors'
 import { openImage, resizeRawImage, type RawImage } from '../../core/image'
 import { placeLayer } from '../../core/compose'
 import type { ShadowEngine } from '../../engine/inference'
-import { contextWindow, generateShadow, maskBoundingBox, type Rect } from '../../engine/pipeline'
+import { contextWindow, generateShadow, lightOriginOf, maskBoundingBox, type Rect } from '../../engine/pipeline'
 import type { ShadowBlock } from '../../engine/shadow-block'
 import type { EngineInfo, EngineProgress, GeneratePayload, GenerateResult } from '../../shared/engine-protocol'
 import type { ObjectLayer } from '../../shared/project'
@@ -185,6 +185,7 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
     contact,
     castAngle: cast.angle,
     castLength: cast.length,
+    lightOrigin: lightOriginOf(result.cast),
     empty,
     warnings: result.warnings,
     engine: deps.info,

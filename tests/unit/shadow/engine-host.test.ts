@@ -44,6 +44,7 @@ describe('engine host (worker thread)', () => {
     expect(r.empty).toBe(false)
     expect(r.contact.y).toBeCloseTo(85, 0) // bottom of the opaque block: 60 - 30 + 55
     expect(r.castAngle).not.toBeNull()
+    expect(r.lightOrigin).toBeNull() // this model chooses the direction itself (no cast frame)
     expect(Math.abs(r.castAngle! - 90)).toBeLessThan(30) // the geometric model casts downwards
     expect(r.rect.y + r.rect.height).toBeGreaterThan(r.contact.y + 5)
     expect(host.status.state).toBe('ready')

@@ -4,7 +4,8 @@ import { renderComposition } from '../../../src/core/compose'
 import { decodeProject, encodeProject, restoreDocument } from '../../../src/core/project-file'
 import { sha256Hex } from '../../../src/core/assets'
 import { PROJECT_FORMAT_VERSION, type AssetMeta, type Composition, type ShadowLayer } from '../../../src/shared/project'
-import { darkeningToLayer, NEUTRAL_EDITS, shadowIsStale, steeredTransform, toDarkening } from '../../../src/shared/shadow'
+import { darkeningToLayer, describeLightOrigin, NEUTRAL_EDITS, shadowIsStale, steeredTransform, toDarkening } from '../../../src/shared/shadow'
+import { lightOriginOf } from '../../../src/engine/pipeline'
 
 /** Shadow layers in the document: edits in export, project round trip and migration, steering math. */
 async function asset(bytes: Buffer, name: string, w: number, h: number, alpha: boolean): Promise<AssetMeta> {
@@ -59,7 +60,8 @@ describe('shadow layers', () => {
 
   it('project files keep shadow layers with their source and edits', async () => {
     const { c, bytes, layer } = await fixture()
-    const edited = { ...c, layers: c.layers.map((l) => (l.id === layer.id ? { ...layer, edits: { density: 1.5, softness: 3, tint: '#102030', skewX: 5 } } : l)) }
+    const withOrigin = { ...layer, source: { ...layer.source!, lightOrigin: { kind: 'spread' as const, confidence: 0.4, directions: [{ angle: 90, weight: 0.4 }] } } }
+    const edited = { ...c, layers: c.layers.map((l) => (l.id === layer.id ? { ...withOrigin, edits: { density: 1.5, softness: 3, tint: '#102030', skewX: 5 } } : l)) }
     const file = encodeProject(edited, (id) => bytes.get(id)!, 'test')
     const back = decodeProject(file)
     expect(back.document.version).toBe(PROJECT_FORMAT_VERSION)
@@ -98,6 +100,23 @@ describe('shadow layers', () => {
     const object = c.layers[2] as { transform: ShadowLayer['transform'] }
     expect(shadowIsStale(layer, object)).toBe(false)
     expect(shadowIsStale(layer, { transform: { ...object.transform, x: object.transform.x + 5 } })).toBe(true)
+  })
+
+  it('says where the direction came from, and that steering overrides it', async () => {
+    const { layer } = await fixture()
+    const src = layer.source!
+    expect(describeLightOrigin(src)).toBeNull() // older files, and models that choose the direction themselves
+    const hedged = lightOriginOf({ angle: Math.PI, source: 'model', confidence: 0.35, spread: [{ angle: Math.PI, weight: 0.35 }, { angle: 0.1, weight: 0.2 }, { angle: -Math.PI / 2, weight: 0.3 }, { angle: 2, weight: 0.15 }] })!
+    expect(hedged.kind).toBe('spread')
+    expect(hedged.directions![2].angle).toBeCloseTo(-90, 6)
+    const text = describeLightOrigin({ ...src, lightOrigin: hedged })!
+    expect(text).toMatch(/not known/)
+    expect(text).toContain('(180° 35%, -90° 30%, 6° 20%)') // the three most likely, most likely first
+    expect(describeLightOrigin({ ...src, lightOrigin: lightOriginOf({ angle: 1, source: 'model', confidence: 0.8 })! })).toContain('80% sure')
+    expect(describeLightOrigin({ ...src, lightOrigin: lightOriginOf({ angle: 1, source: 'scene' })! })).toMatch(/shadows already in the photo/)
+    expect(describeLightOrigin({ ...src, lightOrigin: lightOriginOf({ angle: 1, source: 'default' })! })).toMatch(/upper left/)
+    expect(describeLightOrigin({ ...src, lightOrigin: { kind: 'default' }, light: { angle: 10, length: 5 } })).toMatch(/steered by you/)
+    expect(lightOriginOf(null)).toBeNull()
   })
 
   // Layers the pipeline writes have a = max_k d_k (one colour channel at 0), so the round trip is exact.

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react'
 import type { ShadowLayer } from '../../../shared/project'
-import { currentLight, shadowEdits, shadowIsStale } from '../../../shared/shadow'
+import { currentLight, describeLightOrigin, shadowEdits, shadowIsStale } from '../../../shared/shadow'
 import { useEditor, useEditorState } from '../editor/context'
 import { ActionButton } from '../ui/ActionButton'
 import { cancelGeneration, editShadow, selectedShadow, steerLight, targetObject, watchStaleShadows } from './actions'
@@ -108,6 +108,7 @@ function ShadowEditor({ shadow }: { shadow: ShadowLayer }) {
   const view = useShadowView()
   const e = shadowEdits(shadow.edits)
   const light = shadow.source ? currentLight(shadow.source) : null
+  const lightOrigin = shadow.source ? describeLightOrigin(shadow.source) : null
   const setEdits = (patch: Partial<NonNullable<ShadowLayer['edits']>>) => editShadow(store, shadow.id, (l) => ({ ...l, edits: { ...l.edits, ...patch } }))
   const brush = (b: ShadowBrush) => shadowView.set({ brush: view.brush === b ? null : b, attention: b === 'occluders' || b === 'occluderShadows' || b === 'clearAttention' ? true : view.attention })
   return (
@@ -127,6 +128,11 @@ function ShadowEditor({ shadow }: { shadow: ShadowLayer }) {
       {shadow.source && (
         <>
           <div className="panel-subtitle">Light</div>
+          {lightOrigin && (
+            <div className="muted small" data-testid="light-origin">
+              {lightOrigin}
+            </div>
+          )}
           {light ? (
             <>
               <Slider label="Direction °" testId="light-angle" min={-180} max={180} step={1} value={normAngle(light.angle)} onCommit={(v) => steerLight(store, shadow.id, { angle: v, length: light.length })} />
