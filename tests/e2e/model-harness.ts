@@ -7,9 +7,11 @@ import { chooseFiles, CUTOUT, exportPng, PHOTO, settled, startHarness, waitLayer
 
 /**
  * The shadow suites' setup: the hand-set test model (tests/helpers/geometric-shadow-model.ts)
- * written into a scratch folder under data/tmp (kept with UMBRA_KEEP_E2E_FILES=1), the engine
- * pointed at it through UMBRA_MODEL_DIR, and the harness with one page.
+ * written into a scratch folder under data/tmp (kept with UMBRA_KEEP_E2E_FILES=1), or the shipped
+ * model, the engine pointed at it through UMBRA_MODEL_DIR, and the harness with one page.
  */
+export const SHIPPED_MODEL = join(import.meta.dirname, '..', '..', 'resources', 'models', 'default')
+
 export interface ModelHarness {
   h: Harness
   page: Page
@@ -20,13 +22,18 @@ export interface ModelHarness {
 
 export async function startModelHarness(
   name: string,
-  opts: { model?: { size?: number; castFrame?: boolean }; openSampleOnStart?: boolean; prepare?: (dir: string) => Promise<void> } = {},
+  /** model 'shipped': the trained model the app ships (resources/models/default), for benchmarks. */
+  opts: { model?: { size?: number; castFrame?: boolean } | 'shipped'; openSampleOnStart?: boolean; prepare?: (dir: string) => Promise<void> } = {},
 ): Promise<ModelHarness> {
   const dir = join(import.meta.dirname, '..', '..', 'data', 'tmp', `e2e-${name}-${process.pid}`)
   mkdirSync(dir, { recursive: true })
-  await writeGeometricShadowModel(join(dir, 'model'), opts.model?.size ?? 64, { castFrame: opts.model?.castFrame })
+  if (opts.model === 'shipped') {
+    process.env.UMBRA_MODEL_DIR = SHIPPED_MODEL
+  } else {
+    await writeGeometricShadowModel(join(dir, 'model'), opts.model?.size ?? 64, { castFrame: opts.model?.castFrame })
+    process.env.UMBRA_MODEL_DIR = join(dir, 'model')
+  }
   await opts.prepare?.(dir)
-  process.env.UMBRA_MODEL_DIR = join(dir, 'model')
   const h = await startHarness({ openSampleOnStart: opts.openSampleOnStart ?? false })
   const page = await h.newPage()
   return {
