@@ -52,7 +52,9 @@ export function webTransport(token: string): Transport {
         res = await fetch(`/api/call/${method}`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/octet-stream', 'X-Umbra-Token': token },
-          body: encodeFrame(request) as BodyInit,
+          // A Blob body: fetch then reads it off the main thread (a typed-array body is copied on it:
+          // ~200 ms of frozen UI for a 50 MP photo, measured in a Chromium trace).
+          body: new Blob([encodeFrame(request) as Uint8Array<ArrayBuffer>]),
         })
       } catch {
         throw new BridgeError('OFFLINE', 'The Umbra server cannot be reached. Is `umbra web` still running?')
