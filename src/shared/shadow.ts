@@ -122,6 +122,11 @@ export function currentLight(source: ShadowSource): { angle: number; length: num
   return { angle: source.castAngle, length: source.castLength }
 }
 
+/** Degrees into [-180, 180): the range of the panel's Direction slider. */
+export function normAngle(a: number): number {
+  return ((((a + 180) % 360) + 360) % 360) - 180
+}
+
 /**
  * One sentence on where the shadow's direction came from, for the light panel: a faint, wide
  * shadow is the model hedging between directions, and the user should know that steering fixes
@@ -132,7 +137,6 @@ export function describeLightOrigin(source: ShadowSource): string | null {
   if (source.light) return 'Direction: steered by you.'
   const origin = source.lightOrigin
   if (!origin) return null
-  const deg = (a: number) => `${Math.round(a > 180 ? a - 360 : a <= -180 ? a + 360 : a)}°`
   switch (origin.kind) {
     case 'user':
       return 'Direction: steered by you.'
@@ -142,7 +146,7 @@ export function describeLightOrigin(source: ShadowSource): string | null {
       return `Direction: the model's estimate${origin.confidence !== undefined ? ` (${Math.round(origin.confidence * 100)}% sure)` : ''}.`
     case 'spread': {
       const likely = [...(origin.directions ?? [])].sort((a, b) => b.weight - a.weight).slice(0, 3)
-      const list = likely.map((d) => `${deg(d.angle)} ${Math.round(d.weight * 100)}%`).join(', ')
+      const list = likely.map((d) => `${Math.round(normAngle(d.angle))}° ${Math.round(d.weight * 100)}%`).join(', ')
       return `Direction not known: the shadow is the mean over the likely directions${list ? ` (${list})` : ''}, so it is fainter and wider than one shadow. Set the direction for a crisp one.`
     }
     case 'default':

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import sharp from 'sharp'
 import type { Page } from 'playwright-core'
 import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
+import { defaultModelDir } from '../../src/engine/model-dir'
 import { chooseFiles, CUTOUT, exportPng, PHOTO, settled, startHarness, waitLayers, type Harness } from './harness'
 
 /**
@@ -10,8 +11,6 @@ import { chooseFiles, CUTOUT, exportPng, PHOTO, settled, startHarness, waitLayer
  * written into a scratch folder under data/tmp (kept with UMBRA_KEEP_E2E_FILES=1), or the shipped
  * model, the engine pointed at it through UMBRA_MODEL_DIR, and the harness with one page.
  */
-export const SHIPPED_MODEL = join(import.meta.dirname, '..', '..', 'resources', 'models', 'default')
-
 export interface ModelHarness {
   h: Harness
   page: Page
@@ -28,7 +27,7 @@ export async function startModelHarness(
   const dir = join(import.meta.dirname, '..', '..', 'data', 'tmp', `e2e-${name}-${process.pid}`)
   mkdirSync(dir, { recursive: true })
   if (opts.model === 'shipped') {
-    process.env.UMBRA_MODEL_DIR = SHIPPED_MODEL
+    process.env.UMBRA_MODEL_DIR = defaultModelDir()
   } else {
     await writeGeometricShadowModel(join(dir, 'model'), opts.model?.size ?? 64, { castFrame: opts.model?.castFrame })
     process.env.UMBRA_MODEL_DIR = join(dir, 'model')

@@ -111,7 +111,7 @@ describe('shadow layers', () => {
     expect(hedged.directions![2].angle).toBeCloseTo(-90, 6)
     const text = describeLightOrigin({ ...src, lightOrigin: hedged })!
     expect(text).toMatch(/not known/)
-    expect(text).toContain('(180° 35%, -90° 30%, 6° 20%)') // the three most likely, most likely first
+    expect(text).toContain('(-180° 35%, -90° 30%, 6° 20%)') // the three most likely, most likely first; degrees as the Direction slider shows them
     expect(describeLightOrigin({ ...src, lightOrigin: lightOriginOf({ angle: 1, source: 'model', confidence: 0.8 })! })).toContain('80% sure')
     expect(describeLightOrigin({ ...src, lightOrigin: lightOriginOf({ angle: 1, source: 'scene' })! })).toMatch(/shadows already in the photo/)
     expect(describeLightOrigin({ ...src, lightOrigin: lightOriginOf({ angle: 1, source: 'default' })! })).toMatch(/upper left/)

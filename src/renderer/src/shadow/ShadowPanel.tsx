@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react'
 import type { ShadowLayer } from '../../../shared/project'
-import { currentLight, describeLightOrigin, shadowEdits, shadowIsStale } from '../../../shared/shadow'
+import { currentLight, describeLightOrigin, normAngle, shadowEdits, shadowIsStale } from '../../../shared/shadow'
 import { useEditor, useEditorState } from '../editor/context'
 import { ActionButton } from '../ui/ActionButton'
 import { cancelGeneration, editShadow, selectedShadow, steerLight, targetObject, watchStaleShadows } from './actions'
@@ -191,10 +191,6 @@ function TintInput({ value, onCommit }: { value: string; onCommit(v: string): vo
     return () => el.removeEventListener('change', change)
   }, [value, onCommit])
   return <input ref={ref} key={value} type="color" data-testid="shadow-tint" defaultValue={value} onKeyDown={(ev) => ev.stopPropagation()} />
-}
-
-function normAngle(a: number): number {
-  return ((((a + 180) % 360) + 360) % 360) - 180
 }
 
 function ToggleButton({ on, onClick, label, testId }: { on: boolean; onClick(): void; label: string; testId: string }) {
