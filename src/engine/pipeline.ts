@@ -25,6 +25,7 @@ import { resizeRawImage, type RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
 import type { LightOrigin } from '../shared/project'
+import { applyShadingCue, MIN_REPORTED_SHIFT, objectShading, rightwardMass, type ObjectShading } from './shading-cue'
 import { applyLightPrior, castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
@@ -98,8 +99,9 @@ export interface GenerateShadowOptions {
    * user painted or corrected. Without either, a model with a direction output uses its own vote
    * when it is sure enough; then the model's own maps are read strictly (modelMapsEstimate:
    * where they are clear, which measured a quarter to a third of held-out synthetic pairs);
-   * otherwise the mean shadow over the directions the model believes in (CastUsed.spread; a
-   * fine-tuned model's belief weighed by the light of its pairs, manifest training.lightPrior), or for a
+   * otherwise the mean shadow over the directions the model believes in (CastUsed.spread; the
+   * belief weighed by the object's shading, shading-cue.ts, and for a fine-tuned model by the
+   * light of its pairs, manifest training.lightPrior), or for a
    * model without a direction output DEFAULT_CAST_ANGLE, light from the upper left; the user then
    * steers.
    */
@@ -125,6 +127,11 @@ export interface CastUsed {
    * `angle` is then the most probable one, where a steered light starts.
    */
   spread?: { angle: number; weight: number }[]
+  /**
+   * The side the object's shading says the light comes from, when weighing the belief by it
+   * (shading-cue.ts) moved at least MIN_REPORTED_SHIFT of its probability across left and right.
+   */
+  litFrom?: 'left' | 'right'
 }
 
 /** CastUsed as the editor keeps it (project LightOrigin): degrees, and 'spread' for the hedge. */
@@ -132,8 +139,9 @@ export function lightOriginOf(cast: CastUsed | null): LightOrigin | null {
   if (!cast) return null
   const degrees = (radians: number) => (radians * 180) / Math.PI
   const confidence = cast.confidence === undefined ? {} : { confidence: Math.min(1, Math.max(0, cast.confidence)) }
-  if (cast.spread) return { kind: 'spread', ...confidence, directions: cast.spread.map((d) => ({ angle: degrees(d.angle), weight: d.weight })) }
-  return { kind: cast.source, ...confidence }
+  const lit = cast.litFrom ? { litFrom: cast.litFrom } : {}
+  if (cast.spread) return { kind: 'spread', ...confidence, ...lit, directions: cast.spread.map((d) => ({ angle: degrees(d.angle), weight: d.weight })) }
+  return { kind: cast.source, ...confidence, ...lit }
 }
 
 export interface GenerateShadowResult {
@@ -309,57 +317,15 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
   if (box.x === 0 || box.y === 0 || box.x + box.width === image.width || box.y + box.height === image.height) {
     warnings.push('the object touches the photo border: the shadow of any part outside the photo cannot be generated')
   }
-  const win = contextWindow(box, image.width, image.height, options.contextScale, options.centreFromTop)
-  if (win.cramped) {
+  const { window, content, batch, cramped } = await cropForModel(image, mask, box, S, options)
+  if (cramped) {
     warnings.push(`the object fills most of the photo (${box.width}x${box.height} of ${image.width}x${image.height}): there is little room around it for a shadow`)
-  }
-  const window: Rect = { x: win.x, y: win.y, width: win.width, height: win.height }
-
-  // Letterbox a non-square window into the square model input (no stretching).
-  const scale = S / Math.max(window.width, window.height)
-  const content: Rect = { x: 0, y: 0, width: Math.max(1, Math.round(window.width * scale)), height: Math.max(1, Math.round(window.height * scale)) }
-  content.x = Math.floor((S - content.width) / 2)
-  content.y = Math.floor((S - content.height) / 2)
-  const extend = { top: content.y, bottom: S - content.height - content.y, left: content.x, right: S - content.width - content.x, extendWith: 'copy' as const }
-  const region = { left: window.x, top: window.y, width: window.width, height: window.height }
-  const [rgbSmall, maskSmall] = await Promise.all([
-    sharp(asBuffer(image.data), { raw: { width: image.width, height: image.height, channels: image.channels } })
-      .extract(region)
-      .resize(content.width, content.height, { fit: 'fill', kernel: 'linear' })
-      .extend(extend)
-      .removeAlpha()
-      .raw()
-      .toBuffer(),
-    // Any nonzero value is object: binarise the window first (sharp would resize before thresholding).
-    sharp(asBuffer(mask.data), { raw: { width: mask.width, height: mask.height, channels: 1 } })
-      .extract(region)
-      .threshold(1, { grayscale: true })
-      .toColourspace('b-w')
-      .raw()
-      .toBuffer()
-      .then((binary) =>
-        sharp(binary, { raw: { width: window.width, height: window.height, channels: 1 } })
-          .resize(content.width, content.height, { fit: 'fill', kernel: 'linear' })
-          .extend(extend)
-          .toColourspace('b-w')
-          .raw()
-          .toBuffer(),
-      ),
-  ])
-  if (maskSmall.length !== S * S) throw new Error(`mask resize returned ${maskSmall.length} bytes for ${S}x${S}`)
-  const batch = new Float32Array(S * S * 4)
-  for (let i = 0, j = 0; i < S * S; i++, j += 3) {
-    batch[i * 4] = rgbSmall[j] / 255
-    batch[i * 4 + 1] = rgbSmall[j + 1] / 255
-    batch[i * 4 + 2] = rgbSmall[j + 2] / 255
-    // Soft at the edges (area coverage), exactly as the trainer resizes its binary masks.
-    batch[i * 4 + 3] = maskSmall[i] / 255
   }
   const t1 = performance.now()
   const c1 = cpuMs()
   signal?.throwIfAborted()
 
-  const { attention, darkening, cast } = await runModel(engine, batch, options)
+  const { attention, darkening, cast } = await runModel(engine, batch, options, () => objectShading(image, mask, box))
   const t2 = performance.now()
   const c2 = cpuMs()
   signal?.throwIfAborted()
@@ -429,11 +395,62 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
 }
 
 /**
+ * The model's input for one photo: the context window around the object's box, letterboxed into an
+ * S x S square (no stretching), RGB 0-1 with the object mask (area coverage) in channel 3.
+ */
+export async function cropForModel(image: RawImage, mask: RawImage, box: Rect, S: number, options: Pick<GenerateShadowOptions, 'contextScale' | 'centreFromTop'> = {}): Promise<{ window: Rect; content: Rect; batch: Float32Array; cramped: boolean }> {
+  const win = contextWindow(box, image.width, image.height, options.contextScale, options.centreFromTop)
+  const window: Rect = { x: win.x, y: win.y, width: win.width, height: win.height }
+
+  // Letterbox a non-square window into the square model input (no stretching).
+  const scale = S / Math.max(window.width, window.height)
+  const content: Rect = { x: 0, y: 0, width: Math.max(1, Math.round(window.width * scale)), height: Math.max(1, Math.round(window.height * scale)) }
+  content.x = Math.floor((S - content.width) / 2)
+  content.y = Math.floor((S - content.height) / 2)
+  const extend = { top: content.y, bottom: S - content.height - content.y, left: content.x, right: S - content.width - content.x, extendWith: 'copy' as const }
+  const region = { left: window.x, top: window.y, width: window.width, height: window.height }
+  const [rgbSmall, maskSmall] = await Promise.all([
+    sharp(asBuffer(image.data), { raw: { width: image.width, height: image.height, channels: image.channels } })
+      .extract(region)
+      .resize(content.width, content.height, { fit: 'fill', kernel: 'linear' })
+      .extend(extend)
+      .removeAlpha()
+      .raw()
+      .toBuffer(),
+    // Any nonzero value is object: binarise the window first (sharp would resize before thresholding).
+    sharp(asBuffer(mask.data), { raw: { width: mask.width, height: mask.height, channels: 1 } })
+      .extract(region)
+      .threshold(1, { grayscale: true })
+      .toColourspace('b-w')
+      .raw()
+      .toBuffer()
+      .then((binary) =>
+        sharp(binary, { raw: { width: window.width, height: window.height, channels: 1 } })
+          .resize(content.width, content.height, { fit: 'fill', kernel: 'linear' })
+          .extend(extend)
+          .toColourspace('b-w')
+          .raw()
+          .toBuffer(),
+      ),
+  ])
+  if (maskSmall.length !== S * S) throw new Error(`mask resize returned ${maskSmall.length} bytes for ${S}x${S}`)
+  const batch = new Float32Array(S * S * 4)
+  for (let i = 0, j = 0; i < S * S; i++, j += 3) {
+    batch[i * 4] = rgbSmall[j] / 255
+    batch[i * 4 + 1] = rgbSmall[j + 1] / 255
+    batch[i * 4 + 2] = rgbSmall[j + 2] / 255
+    // Soft at the edges (area coverage), exactly as the trainer resizes its binary masks.
+    batch[i * 4 + 3] = maskSmall[i] / 255
+  }
+  return { window, content, batch, cramped: win.cramped }
+}
+
+/**
  * The model on one prepared input. A cast-frame model (cast-frame.ts) runs twice: once as it is, for
  * the attention maps (what the editor overlays and the user corrects, and what the direction can
  * be read from), then turned so the shadow falls down its input; its darkening is turned back.
  */
-async function runModel(engine: ShadowEngine, batch: Float32Array, options: GenerateShadowOptions): Promise<{ attention: Float32Array; darkening: Float32Array; cast: CastUsed | null }> {
+async function runModel(engine: ShadowEngine, batch: Float32Array, options: GenerateShadowOptions, shading: () => ObjectShading | null): Promise<{ attention: Float32Array; darkening: Float32Array; cast: CastUsed | null }> {
   const S = engine.size
   const first = await engine.infer(batch, 1)
   if (engine.manifest.architecture.castFrame !== 'down') {
@@ -452,24 +469,29 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     const estimate = estimateCastAngle(first.attention, objectMask(), S)
     cast = { angle: estimate.angle, source: estimate.source }
   } else {
-    // No light given: the model's direction output when its validation vouches for it and it is
-    // sure; else the occluder shadows its attention block found, read strictly
+    // No light given: the model's direction output (weighed by the object's shading) when its
+    // validation vouches for it and it is sure; else the occluder shadows its attention block found, read strictly
     // (modelMapsEstimate); else the mean shadow over the directions the model believes in; else
     // (no direction output) the default.
     const bins = engine.manifest.architecture.directionBins
     // A fine-tuned model knows the light of its pairs (a studio's key light): the belief is weighed by it.
     const prior = engine.manifest.training?.lightPrior
     const belief = first.direction && typeof bins === 'number' ? directionPosterior(first.direction, bins) : null
-    const posterior = belief && prior ? applyLightPrior(belief, prior) : belief
+    const weighed = belief && prior ? applyLightPrior(belief, prior) : belief
+    // The object's shading tells the side the light comes from, which the belief alone does not
+    // (shading-cue.ts).
+    const cue = weighed ? shading() : null
+    const posterior = weighed && cue ? applyShadingCue(weighed, cue) : weighed
+    const litFrom = cue && weighed && posterior && Math.abs(rightwardMass(posterior) - rightwardMass(weighed)) >= MIN_REPORTED_SHIFT ? { litFrom: cue.x > 0 ? ('right' as const) : ('left' as const) } : {}
     const mode = posterior ? directionMode(posterior) : null
     if (mode && mode.confidence >= MIN_DIRECTION_CONFIDENCE && directionOutputTrusted(engine.manifest.metrics)) {
-      cast = { angle: mode.angle, source: 'model', confidence: mode.confidence }
+      cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, ...litFrom }
     } else {
       const estimate = estimateCastAngle(first.attention, objectMask(), S, modelMapsEstimate(engine.manifest.training))
       cast = { angle: estimate.angle, source: estimate.source, ...(mode ? { confidence: mode.confidence } : {}) }
       if (estimate.source === 'default' && posterior && mode) {
         const spread = hedgeDirections(posterior)
-        cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, spread }
+        cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, spread, ...litFrom }
         return { attention: first.attention, darkening: await shadeSpread(engine, batch, first.attention, spread), cast }
       }
     }

@@ -101,6 +101,11 @@ export const LightOrigin = z.object({
   confidence: z.number().min(0).max(1).optional(),
   /** With 'spread': the cast directions mixed (degrees, 0 = right, 90 = down) and their weights. */
   directions: z.array(z.object({ angle: z.number().finite(), weight: z.number().min(0).max(1) })).max(64).optional(),
+  /**
+   * The side the object's own shading says the light comes from, when that moved the model's belief
+   * (its shadow then more likely falls the other way; engine/shading-cue.ts).
+   */
+  litFrom: z.enum(['left', 'right']).optional(),
 })
 export type LightOrigin = z.infer<typeof LightOrigin>
 

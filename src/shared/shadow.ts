@@ -10,7 +10,7 @@
  *   brush     d <- d * mask / 255           (erase / restore)
  * then a = max_k d_k, c_k = 1 - d_k / a.
  */
-import type { ShadowEdits, ShadowLayer, ShadowSource, Transform } from './project'
+import type { LightOrigin, ShadowEdits, ShadowLayer, ShadowSource, Transform } from './project'
 
 export interface ResolvedShadowEdits {
   density: number
@@ -137,6 +137,11 @@ export function describeLightOrigin(source: ShadowSource): string | null {
   if (source.light) return 'Direction: steered by you.'
   const origin = source.lightOrigin
   if (!origin) return null
+  const lit = origin.litFrom ? ` The object looks lit from the ${origin.litFrom}, so its shadow more likely falls ${origin.litFrom === 'left' ? 'right' : 'left'}.` : ''
+  return describeKind(origin) + lit
+}
+
+function describeKind(origin: LightOrigin): string {
   switch (origin.kind) {
     case 'user':
       return 'Direction: steered by you.'

@@ -321,6 +321,28 @@ describe('generateShadow with a cast-frame model', () => {
     expect(legacy.cast?.angle).toBe(DEFAULT_CAST_ANGLE)
   })
 
+  it("weighs the belief by the object's shading: an object lit from the right casts its hedged shadow mostly left", async () => {
+    const manifest = { ...engine.manifest, architecture: { ...engine.manifest.architecture, directionBins: 16 } }
+    const twoWays: ShadowEngine = { ...engine, manifest, infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: binLogits([0, 8], 12) }) }
+    const litFromRight = () => {
+      const sc = scene()
+      for (let y = 100; y < 140; y++) for (let x = 110; x < 130; x++) sc.image.data.fill(Math.round(120 + (120 * (x - 110)) / 19), (y * width + x) * 3, (y * width + x) * 3 + 3)
+      return sc
+    }
+    const r = await generateShadow(twoWays, litFromRight(), { layer: false })
+    expect(r.cast?.litFrom).toBe('right')
+    const [leftWeight, rightWeight] = [Math.PI, 0].map((a) => r.cast!.spread!.find((d) => angleDifference(d.angle, a) < 0.3)?.weight ?? 0)
+    expect(leftWeight).toBeGreaterThan(0.75)
+    expect(leftWeight + rightWeight).toBeCloseTo(1, 6)
+    expect(darkIn(r.composite, 70, 100, 109, 140)).toBeGreaterThan(3 * darkIn(r.composite, 131, 100, 170, 140))
+    // A flat object leaves the doubt as it was, and names no side.
+    const flat = await generateShadow(twoWays, scene(), { layer: false })
+    expect(flat.cast?.spread?.map((d) => d.weight)).toEqual([0.5, 0.5])
+    expect(flat.cast?.litFrom).toBeUndefined()
+    // The user's light is not weighed by anything.
+    expect((await generateShadow(twoWays, litFromRight(), { layer: false, castAngle: 0 })).cast).toEqual({ angle: 0, source: 'user' })
+  })
+
   it('without a direction and with no shadow in the scene, uses the default (right, a little down)', async () => {
     const r = await generateShadow(engine, scene(), { layer: false })
     expect(r.cast?.source).toBe('default')

@@ -116,6 +116,10 @@ describe('shadow layers', () => {
     expect(describeLightOrigin({ ...src, lightOrigin: lightOriginOf({ angle: 1, source: 'scene' })! })).toMatch(/shadows already in the photo/)
     expect(describeLightOrigin({ ...src, lightOrigin: lightOriginOf({ angle: 1, source: 'default' })! })).toMatch(/upper left/)
     expect(describeLightOrigin({ ...src, lightOrigin: { kind: 'default' }, light: { angle: 10, length: 5 } })).toMatch(/steered by you/)
+    const lit = lightOriginOf({ angle: Math.PI, source: 'model', confidence: 0.6, spread: [{ angle: Math.PI, weight: 0.8 }, { angle: 0, weight: 0.2 }], litFrom: 'right' })!
+    expect(lit.litFrom).toBe('right')
+    expect(describeLightOrigin({ ...src, lightOrigin: lit })).toMatch(/lit from the right, so its shadow more likely falls left\.$/)
+    expect(lightOriginOf({ angle: 1, source: 'user' })!.litFrom).toBeUndefined()
     expect(lightOriginOf(null)).toBeNull()
   })
 

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest'
+import { applyShadingCue, MIN_SHADING_PIXELS, objectShading, rightwardMass, SHADING_CUE_WEIGHTS } from '../../../src/engine/shading-cue'
+import { maskBoundingBox } from '../../../src/engine/pipeline'
+import type { RawImage } from '../../../src/core/image'
+
+/** A grey photo with a w x h object at (x0, y0) whose luma is lum(u, v) (u, v in 0..1 across it); the mask marks it. */
+function photo(width: number, height: number, x0: number, y0: number, w: number, h: number, lum: (u: number, v: number) => number, channels: 3 | 4 = 3) {
+  const image: RawImage = { width, height, channels, data: new Uint8Array(width * height * channels).fill(128) }
+  const mask: RawImage = { width, height, channels: 1, data: new Uint8Array(width * height) }
+  for (let y = y0; y < y0 + h; y++)
+    for (let x = x0; x < x0 + w; x++) {
+      const v = Math.round(lum((x - x0) / (w - 1), (y - y0) / (h - 1)))
+      for (let c = 0; c < 3; c++) image.data[(y * width + x) * channels + c] = v
+      mask.data[y * width + x] = 255
+    }
+  return { image, mask, box: maskBoundingBox(mask)! }
+}
+
+describe("the object's shading", () => {
+  it('a ramp brighter to the right reads as light from the right, whatever its size and contrast', () => {
+    const a = photo(200, 160, 50, 30, 60, 100, (u) => 60 + 120 * u)
+    const right = objectShading(a.image, a.mask, a.box)!
+    // A linear ramp across the object: sqrt(12)/4 (the slope per quarter extent in standard deviations).
+    expect(right.x).toBeCloseTo(Math.sqrt(12) / 4, 1)
+    expect(Math.abs(right.y)).toBeLessThan(0.05)
+    // Half the contrast, three times the size, in an RGBA photo: the same numbers.
+    const b = photo(600, 480, 150, 90, 180, 300, (u) => 100 + 60 * u, 4)
+    const big = objectShading(b.image, b.mask, b.box)!
+    expect(big.x).toBeCloseTo(right.x, 1)
+    // Mirrored: light from the left. Brighter at the bottom: y > 0.
+    const c = photo(200, 160, 50, 30, 60, 100, (u) => 180 - 120 * u)
+    expect(objectShading(c.image, c.mask, c.box)!.x).toBeCloseTo(-right.x, 6)
+    const d = photo(200, 160, 50, 30, 60, 100, (_u, v) => 60 + 120 * v)
+    expect(objectShading(d.image, d.mask, d.box)!.y).toBeGreaterThan(0.8)
+  })
+
+  it("ignores the object's rim (a cut-out's edge mixes in the background), and says nothing about flat or tiny objects", () => {
+    // Flat inside, a bright column on the right edge only: no slope.
+    const rim = photo(200, 160, 50, 30, 60, 100, (u) => (u > 0.99 ? 250 : 90))
+    expect(objectShading(rim.image, rim.mask, rim.box)).toBeNull()
+    const flat = photo(200, 160, 50, 30, 60, 100, () => 90)
+    expect(objectShading(flat.image, flat.mask, flat.box)).toBeNull()
+    const tiny = photo(200, 160, 50, 30, 5, 5, (u) => 60 + 120 * u)
+    expect(9).toBeLessThan(MIN_SHADING_PIXELS) // its 3x3 interior
+    expect(objectShading(tiny.image, tiny.mask, tiny.box)).toBeNull()
+  })
+
+  it('reads a large object on a grid (a 12 MP photo costs at most about 65,536 samples)', () => {
+    const big = photo(4000, 3000, 500, 200, 2400, 2600, (u) => 40 + 180 * u)
+    const s = objectShading(big.image, big.mask, big.box)!
+    expect(s.pixels).toBeLessThanOrEqual(65536)
+    expect(s.pixels).toBeGreaterThan(30000)
+    expect(s.x).toBeCloseTo(Math.sqrt(12) / 4, 1)
+  })
+
+  it('rejects a mask of another size', () => {
+    const a = photo(200, 160, 50, 30, 60, 100, (u) => 60 + 120 * u)
+    expect(() => objectShading(a.image, { ...a.mask, width: 100, data: new Uint8Array(100 * 160) }, a.box)).toThrow(/differ in size/)
+  })
+})
+
+describe('weighing the belief by the shading', () => {
+  const leftOrRight = () => {
+    const b = new Float64Array(16)
+    b[0] = 0.4 // right
+    b[8] = 0.4 // left
+    b[4] = 0.1 // down
+    b[12] = 0.1 // up
+    return b
+  }
+  it('lit from the right makes shadows to the left likelier, the more so the stronger the slope; no slope changes nothing', () => {
+    const belief = leftOrRight()
+    expect(rightwardMass(belief)).toBeCloseTo(0.5, 12)
+    const weak = applyShadingCue(belief, { x: 0.2, y: 0, pixels: 100 })
+    const strong = applyShadingCue(belief, { x: 0.8, y: 0, pixels: 100 })
+    expect(strong.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 12)
+    expect(rightwardMass(weak)).toBeLessThan(0.5)
+    expect(rightwardMass(strong)).toBeLessThan(rightwardMass(weak))
+    // With the fitted weights, a clear slope (0.8) settles left against right by exp(2 * 2 * 0.8) = 25 to 1.
+    expect(strong[8] / strong[0]).toBeCloseTo(Math.exp(2 * SHADING_CUE_WEIGHTS.x * 0.8), 6)
+    // Up and down are untouched relative to each other (y weight 0), and a level object changes nothing.
+    expect(strong[4] / strong[12]).toBeCloseTo(1, 12)
+    expect(Array.from(applyShadingCue(belief, { x: 0, y: 0, pixels: 100 }))).toEqual(Array.from(belief).map((v) => expect.closeTo(v, 12)))
+    // Lit from the left: the mirror image.
+    expect(rightwardMass(applyShadingCue(belief, { x: -0.8, y: 0, pixels: 100 }))).toBeCloseTo(1 - rightwardMass(strong), 12)
+  })
+})
