@@ -19,8 +19,9 @@ import { applyShadingCue, objectShading, rightwardMass, type ObjectShading } fro
 const { values } = parseArgs({ options: { data: { type: 'string' }, model: { type: 'string' }, limit: { type: 'string' }, skip: { type: 'string' } } })
 if (!values.data) throw new Error('--data DIR is required')
 const engine = await createShadowEngine({ modelDir: values.model })
-const bins = engine.manifest.architecture.directionBins
-if (typeof bins !== 'number') throw new Error(`${engine.modelDir}: the model has no direction output`)
+const directionBins = engine.manifest.architecture.directionBins
+if (typeof directionBins !== 'number') throw new Error(`${engine.modelDir}: the model has no direction output`)
+const bins: number = directionBins
 const skip = Number(values.skip ?? 0)
 const entries = (await scanPairFolder(values.data, { includeHeldOut: true })).slice(skip, skip + Number(values.limit ?? 400))
 const rows: { truth: number; belief: Float64Array; shading: ObjectShading | null }[] = []
