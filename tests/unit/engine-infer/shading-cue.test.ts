@@ -34,6 +34,34 @@ describe("the object's shading", () => {
     expect(objectShading(d.image, d.mask, d.box)!.y).toBeGreaterThan(0.8)
   })
 
+  it('reads the slope within rows: a dark base that reaches further right does not pass for light from the left', () => {
+    // An L-shaped object: a bright upper part on the left, a dark base (trousers, a plinth) that
+    // reaches further right, every row lit a little from the right. One slope over the whole object
+    // would see the right side darker; within each row it is brighter.
+    const width = 200, height = 160
+    const image: RawImage = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(128) }
+    const mask: RawImage = { width, height, channels: 1, data: new Uint8Array(width * height) }
+    for (let y = 20; y < 140; y++) {
+      const base = y >= 90
+      for (let x = 40; x < (base ? 160 : 90); x++) {
+        const v = (base ? 50 : 200) + 0.3 * (x - 40)
+        image.data.fill(Math.round(v), (y * width + x) * 3, (y * width + x) * 3 + 3)
+        mask.data[y * width + x] = 255
+      }
+    }
+    let sx = 0, sl = 0, sxl = 0, n = 0
+    for (let i = 0; i < width * height; i++) {
+      if (!mask.data[i]) continue
+      const x = i % width
+      sx += x
+      sl += image.data[i * 3]
+      sxl += x * image.data[i * 3]
+      n++
+    }
+    expect(sxl - (sx * sl) / n).toBeLessThan(0) // one slope over the whole object: darker to the right
+    expect(objectShading(image, mask, maskBoundingBox(mask)!)!.x).toBeGreaterThan(0.5) // within rows: lit from the right
+  })
+
   it("ignores the object's rim (a cut-out's edge mixes in the background), and says nothing about flat or tiny objects", () => {
     // Flat inside, a bright column on the right edge only: no slope.
     const rim = photo(200, 160, 50, 30, 60, 100, (u) => (u > 0.99 ? 250 : 90))
