@@ -16,8 +16,8 @@ summary.json and comparison.png.
   --baseline NAME   identity, geometric, all (default) or none
   --runtime NAME    auto (default), onnx or tfjs: how the model runs (the umbra shadow pipeline)
   --limit N         only the first N samples
-  --light SOURCE    how a cast-frame model gets the shadow's direction: default (as \`umbra shadow\`:
-                    the model's own estimate when sure, else light from the upper left), scene
+  --light SOURCE    how a cast-frame model gets the shadow's direction: default (as \`umbra shadow\`
+                    without --light: see its help), scene
                     (read from the model's attention maps), or
                     truth (the pair's own shadow: how good the shadow is when the direction is right)
   --out DIR         where the CSV / sheet go (default runs/eval/<data folder name>[-<model name>])`

@@ -21,8 +21,9 @@ Adds the object's shadow to the photo at full resolution.
                      'scene' to read it from the attention maps (unreliable for now, see
                      docs/model.md); default: the model's own estimate when it is sure
                      enough, else the scene's shadows where they are clear, else the mean
-                     shadow over the directions the model believes in (models with a
-                     direction output), else light from the upper left
+                     shadow over the directions the model believes in, weighed by the
+                     object's shading (models with a direction output), else light from
+                     the upper left
   --model DIR        model folder (default resources/models/default)
   --runtime R        auto (default), onnx or tfjs
   --quality Q        JPEG/WebP quality 1-100 (default 92)
