@@ -470,9 +470,9 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     cast = { angle: estimate.angle, source: estimate.source }
   } else {
     // No light given: the model's direction output (weighed by the object's shading) when its
-    // validation vouches for it and it is sure; else the occluder shadows its attention block found, read strictly
-    // (modelMapsEstimate); else the mean shadow over the directions the model believes in; else
-    // (no direction output) the default.
+    // validation vouches for it and it is sure; else the occluder shadows its attention block
+    // found, read strictly (modelMapsEstimate); else the mean shadow over the directions the model
+    // believes in; else (no direction output) the default.
     const bins = engine.manifest.architecture.directionBins
     // A fine-tuned model knows the light of its pairs (a studio's key light): the belief is weighed by it.
     const prior = engine.manifest.training?.lightPrior
