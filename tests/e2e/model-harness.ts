@@ -72,15 +72,34 @@ export function darkCentroid(base: Buffer, img: Buffer, width: number, height: n
   return { x: sx / m, y: sy / m, mass: m }
 }
 
-/** Opens the bundled photograph and inserts the sample cut-out where the sample puts it (resources/samples/sample.json): on the gravel, lower right. */
-export async function placeSampleCutout(page: Page): Promise<void> {
-  await chooseFiles(page, 'open-photo', PHOTO)
+/** Opens `photo`, inserts `cutout` and puts it at (x, y) (the Properties fields, photo pixels). */
+export async function placeCutout(page: Page, photo: string, cutout: string, x: number, y: number): Promise<void> {
+  await chooseFiles(page, 'open-photo', photo)
   await waitLayers(page, 1)
-  await chooseFiles(page, 'insert-object', CUTOUT)
+  await chooseFiles(page, 'insert-object', cutout)
   await waitLayers(page, 2)
-  for (const [id, v] of [['prop-x', '1900'], ['prop-y', '1180']] as const) {
-    await page.fill(`[data-testid="${id}"]`, v)
+  for (const [id, v] of [['prop-x', x], ['prop-y', y]] as const) {
+    await page.fill(`[data-testid="${id}"]`, String(v))
     await page.press(`[data-testid="${id}"]`, 'Enter')
   }
   await settled(page)
+}
+
+/** Opens the bundled photograph and inserts the sample cut-out where the sample puts it (resources/samples/sample.json): on the gravel, lower right. */
+export async function placeSampleCutout(page: Page): Promise<void> {
+  await placeCutout(page, PHOTO, CUTOUT, 1900, 1180)
+}
+
+/** Mean darkening (before - after, levels, all channels) over a box, clipped to the image. */
+export function meanDarkening(before: Buffer, after: Buffer, width: number, height: number, box: { x0: number; y0: number; x1: number; y1: number }): number {
+  let sum = 0
+  let n = 0
+  for (let y = Math.max(0, Math.round(box.y0)); y < Math.min(height, Math.round(box.y1)); y++)
+    for (let x = Math.max(0, Math.round(box.x0)); x < Math.min(width, Math.round(box.x1)); x++)
+      for (let c = 0; c < 3; c++) {
+        const i = (y * width + x) * 3 + c
+        sum += before[i] - after[i]
+        n++
+      }
+  return n ? sum / n : 0
 }

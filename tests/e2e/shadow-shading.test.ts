@@ -3,8 +3,8 @@ import sharp from 'sharp'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import type { ShadowLayer } from '../../src/shared/project'
-import { chooseFiles, composition, settled, waitLayers } from './harness'
-import { rawExport, startModelHarness, type ModelHarness } from './model-harness'
+import { composition, settled, waitLayers } from './harness'
+import { meanDarkening, placeCutout, rawExport, startModelHarness, type ModelHarness } from './model-harness'
 
 /**
  * The shipped model, with no light given, in the browser: an object's own shading tells which side
@@ -66,31 +66,9 @@ afterAll(async () => {
   await m?.close()
 })
 
-/** Mean darkening (levels, all channels) of `after` against `before` over a box. */
-function darkening(before: Buffer, after: Buffer, width: number, box: { x0: number; y0: number; x1: number; y1: number }): number {
-  let sum = 0
-  let n = 0
-  for (let y = Math.round(box.y0); y < Math.round(box.y1); y++)
-    for (let x = Math.round(box.x0); x < Math.round(box.x1); x++)
-      for (let c = 0; c < 3; c++) {
-        const i = (y * width + x) * 3 + c
-        sum += before[i] - after[i]
-        n++
-      }
-  return n ? sum / n : 0
-}
-
 /** Opens the floor on a fresh page, inserts `cutout`, generates its shadow; returns the darkening left and right of its foot. */
 async function generateFor(page: Page, cutout: string, name: string): Promise<{ left: number; right: number; origin: string | null; litFrom: string | undefined }> {
-  await chooseFiles(page, 'open-photo', floor)
-  await waitLayers(page, 1)
-  await chooseFiles(page, 'insert-object', cutout)
-  await waitLayers(page, 2)
-  for (const [id, v] of [['prop-x', '1200'], ['prop-y', '900']] as const) {
-    await page.fill(`[data-testid="${id}"]`, v)
-    await page.press(`[data-testid="${id}"]`, 'Enter')
-  }
-  await settled(page)
+  await placeCutout(page, floor, cutout, 1200, 900)
   const before = await rawExport(page, m.dir, `${name}-before.png`)
   await page.click('[data-testid="generate-shadow"]')
   await waitLayers(page, 3)
@@ -99,7 +77,7 @@ async function generateFor(page: Page, cutout: string, name: string): Promise<{ 
   const shadow = (await composition(page)).layers.find((l): l is ShadowLayer => l.kind === 'shadow')!
   const { x: cx, y: cy } = shadow.source!.contact
   // Beside the pillar's foot, one pillar height out on each side, clear of the pillar itself.
-  const side = (x0: number, x1: number) => darkening(before.data, after.data, before.width, { x0, y0: cy - 120, x1, y1: Math.min(before.height, cy + 120) })
+  const side = (x0: number, x1: number) => meanDarkening(before.data, after.data, before.width, before.height, { x0, y0: cy - 120, x1, y1: cy + 120 })
   return {
     left: side(cx - 90 - 360, cx - 90),
     right: side(cx + 90, cx + 90 + 360),

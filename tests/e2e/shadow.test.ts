@@ -4,7 +4,7 @@ import { copyFileSync } from 'node:fs'
 import type { Page } from 'playwright-core'
 import type { ObjectLayer, ShadowLayer } from '../../src/shared/project'
 import { chooseFiles, composition, download, drag, photoToPage, settled, waitLayers, type Harness } from './harness'
-import { darkCentroid, placeSampleCutout, rawExport as rawExportTo, startModelHarness, type ModelHarness } from './model-harness'
+import { darkCentroid, meanDarkening, placeSampleCutout, rawExport as rawExportTo, startModelHarness, type ModelHarness } from './model-harness'
 
 /**
  * Issue 5's "Done when", in a real browser against the real handlers and the real engine worker:
@@ -32,20 +32,6 @@ afterAll(async () => {
 })
 
 const rawExport = (name: string) => rawExportTo(page, dir, name)
-
-/** Mean darkening (base - img, levels) over a box, clipped to the image. */
-function darkening(base: Buffer, img: Buffer, width: number, height: number, box: { x0: number; y0: number; x1: number; y1: number }): number {
-  let sum = 0
-  let n = 0
-  for (let y = Math.max(0, Math.round(box.y0)); y < Math.min(height, Math.round(box.y1)); y++)
-    for (let x = Math.max(0, Math.round(box.x0)); x < Math.min(width, Math.round(box.x1)); x++)
-      for (let c = 0; c < 3; c++) {
-        const i = (y * width + x) * 3 + c
-        sum += base[i] - img[i]
-        n++
-      }
-  return n ? sum / n : 0
-}
 
 async function shadowLayer(): Promise<ShadowLayer | undefined> {
   return (await composition(page)).layers.find((l) => l.kind === 'shadow') as ShadowLayer | undefined
@@ -85,9 +71,9 @@ describe('generate shadow in the editor (real browser, real engine worker)', () 
     const cx = s.source!.contact.x
     const cy = s.source!.contact.y
     const objH = 480 * object.transform.scaleY
-    const below = darkening(base.data, generated.data, width, height, { x0: cx - 120, y0: cy + 10, x1: cx + 120, y1: cy + 0.4 * objH })
-    const above = darkening(base.data, generated.data, width, height, { x0: cx - 200, y0: cy - 1.6 * objH, x1: cx + 200, y1: cy - 1.2 * objH })
-    const farLeft = darkening(base.data, generated.data, width, height, { x0: 0, y0: 0, x1: 1000, y1: height })
+    const below = meanDarkening(base.data, generated.data, width, height, { x0: cx - 120, y0: cy + 10, x1: cx + 120, y1: cy + 0.4 * objH })
+    const above = meanDarkening(base.data, generated.data, width, height, { x0: cx - 200, y0: cy - 1.6 * objH, x1: cx + 200, y1: cy - 1.2 * objH })
+    const farLeft = meanDarkening(base.data, generated.data, width, height, { x0: 0, y0: 0, x1: 1000, y1: height })
     console.log(`darkening below the boat ${below.toFixed(1)}, above it ${above.toFixed(1)}, far left ${farLeft.toFixed(2)} levels`)
     expect(below).toBeGreaterThan(15)
     expect(Math.abs(above)).toBeLessThan(1)
