@@ -350,12 +350,19 @@ export function fitLightPrior(angles: number[]): LightPrior | null {
 
 /** The posterior over direction bins times the prior's density at each bin, renormalised. */
 export function applyLightPrior(posterior: Float64Array, prior: LightPrior): Float64Array {
+  return weighByVonMises(posterior, (prior.angleDeg * Math.PI) / 180, prior.kappa)
+}
+
+/**
+ * The posterior over direction bins times a von Mises density around `mu` (radians) with
+ * concentration `kappa`, renormalised; the posterior itself where the product vanishes.
+ */
+export function weighByVonMises(posterior: Float64Array, mu: number, kappa: number): Float64Array {
   const bins = posterior.length
-  const mu = (prior.angleDeg * Math.PI) / 180
   const out = new Float64Array(bins)
   let sum = 0
   // exp(kappa (cos - 1)) is the density up to a constant, and stays finite for any kappa.
-  for (let k = 0; k < bins; k++) sum += out[k] = posterior[k] * Math.exp(prior.kappa * (Math.cos(directionBinAngle(k, bins) - mu) - 1))
+  for (let k = 0; k < bins; k++) sum += out[k] = posterior[k] * Math.exp(kappa * (Math.cos(directionBinAngle(k, bins) - mu) - 1))
   if (!(sum > 0)) return posterior
   for (let k = 0; k < bins; k++) out[k] /= sum
   return out

@@ -14,7 +14,7 @@
  */
 
 import type { RawImage } from '../core/image'
-import { directionBinAngle } from './cast-frame'
+import { directionBinAngle, weighByVonMises } from './cast-frame'
 
 /** Brightness slopes across the object (objectShading): luma spreads per quarter of its width / height. */
 export interface ObjectShading {
@@ -130,23 +130,13 @@ export const SHADING_CUE_WEIGHTS: ShadingCueWeights = { x: 2, y: 0 }
 /**
  * The belief over directions weighed by the object's shading: bin k (cast angle a, y down) by
  * exp(-(wx * shading.x * cos a + wy * shading.y * sin a)): brighter on the right makes shadows
- * to the left likelier, and the stronger the slope the more so. Returns a new, normalised array.
+ * to the left likelier, and the stronger the slope the more so. That is a von Mises density
+ * pointing away from the brighter side, with the slope's weighed length as its concentration.
+ * Returns a new, normalised array.
  */
 export function applyShadingCue(posterior: Float64Array, shading: ObjectShading, weights: ShadingCueWeights = SHADING_CUE_WEIGHTS): Float64Array {
-  const bins = posterior.length
-  const logs = new Float64Array(bins)
-  let top = -Infinity
-  for (let k = 0; k < bins; k++) {
-    const a = directionBinAngle(k, bins)
-    logs[k] = Math.log(posterior[k]) - (weights.x * shading.x * Math.cos(a) + weights.y * shading.y * Math.sin(a))
-    if (logs[k] > top) top = logs[k]
-  }
-  if (!Number.isFinite(top)) return posterior
-  const out = new Float64Array(bins)
-  let sum = 0
-  for (let k = 0; k < bins; k++) sum += out[k] = Math.exp(logs[k] - top)
-  for (let k = 0; k < bins; k++) out[k] /= sum
-  return out
+  const towardsLight = [weights.x * shading.x, weights.y * shading.y]
+  return weighByVonMises(posterior, Math.atan2(-towardsLight[1], -towardsLight[0]), Math.hypot(towardsLight[0], towardsLight[1]))
 }
 
 /** The probability a belief gives to shadows falling right of straight up/down (bins on the vertical count half). */
