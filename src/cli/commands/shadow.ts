@@ -143,9 +143,11 @@ const command: Command = {
         const deg = (a: number) => `${((a * 180) / Math.PI).toFixed(0)}`
         if (result.cast?.spread) {
           const prior = engine.manifest.training?.lightPrior
-          const weighed =
-            (prior ? `, weighed by the light of its ${prior.pairs} fine-tuning pairs (${prior.angleDeg.toFixed(0)} degrees)` : '') +
-            (result.cast.litFrom ? `, and by the object's shading (lit from the ${result.cast.litFrom})` : '')
+          const by = [
+            ...(prior ? [`the light of its ${prior.pairs} fine-tuning pairs (${prior.angleDeg.toFixed(0)} degrees)`] : []),
+            ...(result.cast.litFrom ? [`the object's shading (lit from the ${result.cast.litFrom})`] : []),
+          ]
+          const weighed = by.length > 0 ? `, weighed by ${by.join(' and by ')}` : ''
           console.log(`light not known: the shadow is the mean over the directions the model believes in${weighed} (${result.cast.spread.map((d) => `${deg(d.angle)} degrees ${(100 * d.weight).toFixed(0)}%`).join(', ')})`)
         } else if (result.cast) {
           console.log(`shadow cast at ${deg(result.cast.angle)} degrees (${CAST_SOURCE_WORDS[result.cast.source]}${result.cast.confidence !== undefined ? `; model's direction confidence ${result.cast.confidence.toFixed(2)}` : ''})`)
