@@ -1,17 +1,17 @@
 /**
  * How much the object's shading tells about the shadow's direction, and the weight it gets
  * (shading-cue.ts). For each pair, as the pipeline sees it: the model's direction belief, the
- * brightness slope across the object (objectShading) and the true direction (castAngleOf). Prints
- * the AUC of "the shadow falls right" for the belief and for the slope, then the log-probability the
- * weighed belief gives the true direction, and the hedge's expected angular error, for a range of
- * weights. Fit on training pairs; the held-out sets and real photos are for reporting only.
+ * object's shading (objectShading: the slope across it, the rim against the core) and the true
+ * direction (castAngleOf). Prints the AUCs of "the shadow falls right / down" for the belief and for
+ * each measure, then the log-probability the weighed belief gives the true direction, and the
+ * hedge's expected angular error, for a range of weights. Fit on training pairs; the held-out sets and real photos are for reporting only.
  *
  *   npx tsx scripts/fit-shading-cue.ts --data data/synth-train-v4 --limit 800 [--model DIR]
  */
 import { parseArgs } from 'node:util'
 import { scanPairFolder } from '../src/engine/train/data'
 import { loadEvalSample, EVAL_SIZE } from '../src/engine/evaluate'
-import { angleDifference, castAngleOf, directionPosterior, hedgeDirections } from '../src/engine/cast-frame'
+import { angleDifference, castAngleOf, directionBinAngle, directionPosterior, hedgeDirections } from '../src/engine/cast-frame'
 import { createShadowEngine } from '../src/engine/inference'
 import { cropForModel, maskBoundingBox } from '../src/engine/pipeline'
 import { applyShadingCue, objectShading, rightwardMass, type ObjectShading } from '../src/engine/shading-cue'
@@ -56,19 +56,32 @@ function probabilityAt(post: Float64Array, a: number): number {
   return post[k % bins] * (1 - (t - k)) + post[(k + 1) % bins] * (t - k)
 }
 
-const withCue = rows.filter((r) => r.shading)
-const right = withCue.map((r) => Math.cos(r.truth) > 0)
-console.log(`${rows.length} pairs from ${values.data} (${withCue.length} with a shading slope), model ${engine.modelDir}`)
-console.log(`AUC "the shadow falls right": the belief ${auc(withCue.map((r) => rightwardMass(r.belief)), right).toFixed(3)}, the slope ${auc(withCue.map((r) => -r.shading!.x), right).toFixed(3)}`)
-console.log('weight  log p(true direction)  hedge error: median  mean (degrees)')
-for (const w of [0, 1, 2, 3, 4, 5, 6, 8]) {
+function score(weights: { x: number; rim: number }): { logp: number; medianError: number; meanError: number } {
   let logp = 0
   const errors: number[] = []
   for (const r of rows) {
-    const post = r.shading ? applyShadingCue(r.belief, r.shading, { x: w, y: 0 }) : r.belief
+    const post = r.shading ? applyShadingCue(r.belief, r.shading, weights) : r.belief
     logp += Math.log(Math.max(1e-9, probabilityAt(post, r.truth)))
     errors.push((hedgeDirections(post).reduce((a, d) => a + d.weight * angleDifference(d.angle, r.truth), 0) * 180) / Math.PI)
   }
   errors.sort((a, b) => a - b)
-  console.log(`${String(w).padStart(6)}  ${(logp / rows.length).toFixed(3).padStart(21)}  ${errors[errors.length >> 1].toFixed(1).padStart(19)}  ${(errors.reduce((a, b) => a + b, 0) / errors.length).toFixed(1).padStart(5)}`)
+  return { logp: logp / rows.length, medianError: errors[errors.length >> 1], meanError: errors.reduce((a, b) => a + b, 0) / errors.length }
 }
+
+const withCue = rows.filter((r) => r.shading)
+const right = withCue.map((r) => Math.cos(r.truth) > 0)
+const down = withCue.map((r) => Math.sin(r.truth) > 0)
+const downMass = (p: Float64Array) => p.reduce((a, v, k) => a + v * (Math.sin(directionBinAngle(k, bins)) > 1e-9 ? 1 : Math.sin(directionBinAngle(k, bins)) < -1e-9 ? 0 : 0.5), 0)
+console.log(`${rows.length} pairs from ${values.data} (${withCue.length} with a shading reading), model ${engine.modelDir}`)
+console.log(`AUC "the shadow falls right": the belief ${auc(withCue.map((r) => rightwardMass(r.belief)), right).toFixed(3)}, the slope across ${auc(withCue.map((r) => -r.shading!.x), right).toFixed(3)}`)
+console.log(`AUC "the shadow falls down":  the belief ${auc(withCue.map((r) => downMass(r.belief)), down).toFixed(3)}, the rim ${auc(withCue.map((r) => r.shading!.rim), down).toFixed(3)}`)
+console.log('weights x, rim   log p(true direction)   hedge error: median  mean (degrees)')
+let best = { x: 0, rim: 0, logp: -Infinity }
+for (const x of [0, 1, 2, 3, 4, 5, 6]) {
+  for (const rim of [0, 0.5, 1, 1.5, 2]) {
+    const s = score({ x, rim })
+    if (s.logp > best.logp) best = { x, rim, logp: s.logp }
+    if (rim === 0 || x === 2 || x === 4) console.log(`${String(x).padStart(9)}, ${String(rim).padEnd(3)}  ${s.logp.toFixed(3).padStart(21)}  ${s.medianError.toFixed(1).padStart(19)}  ${s.meanError.toFixed(1).padStart(5)}`)
+  }
+}
+console.log(`highest log p: x ${best.x}, rim ${best.rim} (${best.logp.toFixed(3)})`)

@@ -25,7 +25,7 @@ import { resizeRawImage, type RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
 import type { LightOrigin } from '../shared/project'
-import { applyShadingCue, MIN_REPORTED_SHIFT, objectShading, rightwardMass, type ObjectShading } from './shading-cue'
+import { applyShadingCue, litSide, objectShading, type ObjectShading } from './shading-cue'
 import { applyLightPrior, castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
@@ -128,8 +128,8 @@ export interface CastUsed {
    */
   spread?: { angle: number; weight: number }[]
   /**
-   * The side the object's shading says the light comes from, when weighing the belief by it
-   * (shading-cue.ts) moved at least MIN_REPORTED_SHIFT of its probability across left and right.
+   * The side the object's shading says the light comes from, when that moved the belief
+   * (shading-cue.ts litSide).
    */
   litFrom?: 'left' | 'right'
 }
@@ -482,7 +482,8 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     // (shading-cue.ts).
     const cue = weighed ? shading() : null
     const posterior = weighed && cue ? applyShadingCue(weighed, cue) : weighed
-    const litFrom = cue && weighed && posterior && Math.abs(rightwardMass(posterior) - rightwardMass(weighed)) >= MIN_REPORTED_SHIFT ? { litFrom: cue.x > 0 ? ('right' as const) : ('left' as const) } : {}
+    const side = weighed && cue ? litSide(weighed, cue) : null
+    const litFrom = side ? { litFrom: side } : {}
     const mode = posterior ? directionMode(posterior) : null
     if (mode && mode.confidence >= MIN_DIRECTION_CONFIDENCE && directionOutputTrusted(engine.manifest.metrics)) {
       cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, ...litFrom }

@@ -4,9 +4,10 @@
  * A solid lit from the right is brighter on its right, and its shadow falls to the left. The
  * direction output of the shipped model cannot tell left from right (on held-out synthetic pairs the
  * probability it gives to "the shadow falls right" separates the two sides no better than chance:
- * AUC 0.53), yet the slope of brightness along the object's rows separates them with an AUC of 0.87
- * (300 held-out v4 pairs; docs/model.md, ninth session). The slope down the object says less (AUC
- * 0.62): tops are brighter under any sun.
+ * AUC 0.53), yet the slope of brightness along the object's rows separates them with an AUC of 0.86
+ * (300 held-out v4 pairs; docs/model.md, ninth session). A solid lit from behind shows a bright rim
+ * round a darker face, and its shadow comes towards the viewer: the rim against the core adds a
+ * little to the belief's own sense of up and down (AUC 0.59 held-out, the belief 0.73).
  *
  * The cue is read from the photo at full resolution (the model's 128-px input leaves a small object
  * a few hundred pixels), on a grid of at most 65,536 of the object's pixels. It is a likelihood that
@@ -16,13 +17,20 @@
 import type { RawImage } from '../core/image'
 import { directionBinAngle, weighByVonMises } from './cast-frame'
 
-/** Brightness slopes across the object (objectShading): luma spreads per quarter of its width / height. */
+/** What the object's shading says about its light (objectShading). */
 export interface ObjectShading {
-  /** > 0: brighter on the right (light from the right: the shadow falls left). */
+  /**
+   * Brightness slope across the object, in spreads of its luma per quarter of its width: > 0 is
+   * brighter on the right (light from the right: the shadow falls left).
+   */
   x: number
-  /** > 0: brighter at the bottom. */
-  y: number
-  /** Object pixels the slopes were fitted on. */
+  /**
+   * How much brighter its outer band is than its core, in spreads of its luma: > 0 is a bright rim,
+   * as when the light is behind the object (its shadow then comes towards the viewer, down the
+   * photo); < 0 a bright middle, as when the light is behind the camera.
+   */
+  rim: number
+  /** Object pixels read. */
   pixels: number
 }
 
@@ -32,111 +40,133 @@ export const MIN_SHADING_PIXELS = 24
 /** At most about this many object pixels are read (a 12 MP photo's object is sampled on a grid). */
 const MAX_SHADING_SAMPLES = 1 << 16
 
-/** Rows (or columns) with fewer interior samples than this say nothing about a slope across them. */
+/** Rows with fewer interior samples than this say nothing about a slope across them. */
 const MIN_LINE_SAMPLES = 3
 
+/** The rim is the interior's outer part, out to this fraction of the deepest inset. */
+const RIM_DEPTH = 0.35
+
+/** The rim and the core each need this many samples, or the rim measure is 0. */
+const MIN_RIM_SAMPLES = 10
+
 /**
- * Brightness slopes across the object's interior (object pixels whose four neighbours one grid step
- * away are object too: a cut-out's edge mixes in the background), each fitted within lines: the
- * x slope pools the least-squares slopes of luma along each row, the y slope those along each
- * column. Within rows, what changes from row to row (a dark base, a white shirt over dark trousers)
- * does not count, only how each row brightens towards one side: on 798 training pairs this tells
- * left from right with an AUC of 0.89, against 0.85 for one slope over the whole object. The slope
- * is scaled by the interior's width and the spread of luma within rows, so it does not depend on the
- * object's size, resolution or contrast. `mask`: any nonzero pixel is object; `box`: its bounding box.
+ * The object's shading, read on a grid of at most MAX_SHADING_SAMPLES of its pixels, from its
+ * interior (object pixels whose four neighbours one grid step away are object too: a cut-out's edge
+ * mixes in the background). `mask`: any nonzero pixel is object; `box`: its bounding box.
+ *
+ * - x: the least-squares slope of luma along each row, pooled over the rows. Within rows, what
+ *   changes from row to row (a dark base, a white shirt over dark trousers) does not count, only
+ *   how each row brightens towards one side: on 798 training pairs this tells left from right with
+ *   an AUC of 0.89, against 0.85 for one slope over the whole object. Scaled by the interior's width
+ *   and the spread of luma within rows, so it does not depend on size, resolution or contrast.
+ * - rim: the mean luma of the interior's outer band (inset up to RIM_DEPTH of the deepest inset,
+ *   in grid steps) minus that of the rest, over the interior's spread of luma. It tells a shadow
+ *   that falls down the photo from one that falls up with an AUC of 0.66 on the same pairs (the
+ *   model's belief: 0.69), and the two together do better than either (docs/model.md).
  */
 export function objectShading(image: RawImage, mask: RawImage, box: { x: number; y: number; width: number; height: number }): ObjectShading | null {
   if (mask.width !== image.width || mask.height !== image.height) throw new Error('objectShading: the mask and the photo differ in size')
   const step = Math.max(1, Math.ceil(Math.sqrt((box.width * box.height) / MAX_SHADING_SAMPLES)))
-  const { width, height, channels, data } = image
-  const mc = mask.channels
-  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && mask.data[(y * width + x) * mc] !== 0
+  const { width, channels, data } = image
   const cols = Math.ceil(box.width / step)
   const rows = Math.ceil(box.height / step)
-  // Per row and per column: samples, sum of position, of position^2, of luma, of luma^2, of position * luma.
-  const rowSums = new Float64Array(rows * 6)
-  const colSums = new Float64Array(cols * 6)
-  const add = (sums: Float64Array, k: number, t: number, l: number) => {
-    sums[k * 6] += 1
-    sums[k * 6 + 1] += t
-    sums[k * 6 + 2] += t * t
-    sums[k * 6 + 3] += l
-    sums[k * 6 + 4] += l * l
-    sums[k * 6 + 5] += t * l
-  }
-  let n = 0
-  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity
-  for (let r = 0; r < rows; r++) {
-    const y = box.y + r * step
+  // City-block distance (in grid steps) of each grid point to the nearest point outside the object,
+  // the grid's own border counting as outside: 1 on the object's edge, 2 and more inside.
+  const depth = new Int32Array(cols * rows)
+  for (let r = 0; r < rows; r++)
     for (let c = 0; c < cols; c++) {
       const x = box.x + c * step
-      if (!inside(x, y) || !inside(x - step, y) || !inside(x + step, y) || !inside(x, y - step) || !inside(x, y + step)) continue
-      const i = (y * width + x) * channels
+      const y = box.y + r * step
+      if (mask.data[(y * width + x) * mask.channels] === 0) continue
+      const up = r > 0 ? depth[(r - 1) * cols + c] : 0
+      const left = c > 0 ? depth[r * cols + c - 1] : 0
+      depth[r * cols + c] = Math.min(up, left) + 1
+    }
+  let deepest = 0
+  for (let r = rows - 1; r >= 0; r--)
+    for (let c = cols - 1; c >= 0; c--) {
+      const k = r * cols + c
+      if (depth[k] === 0) continue
+      const down = r < rows - 1 ? depth[k + cols] : 0
+      const right = c < cols - 1 ? depth[k + 1] : 0
+      depth[k] = Math.min(depth[k], down + 1, right + 1)
+      if (depth[k] > deepest) deepest = depth[k]
+    }
+  const rimDepth = 1 + Math.max(1, Math.round(RIM_DEPTH * (deepest - 1)))
+  // Per row: samples, sum of x, of x^2, of luma, of luma^2, of x * luma. Rim and core luma sums.
+  const rowSums = new Float64Array(rows * 6)
+  let n = 0, sum = 0, sumSq = 0, rimSum = 0, rimCount = 0
+  let minX = Infinity, maxX = -Infinity
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const d = depth[r * cols + c]
+      if (d < 2) continue
+      const x = box.x + c * step
+      const i = ((box.y + r * step) * width + x) * channels
       const l = 0.2126 * data[i] + 0.7152 * data[i + 1] + 0.0722 * data[i + 2]
-      add(rowSums, r, x, l)
-      add(colSums, c, y, l)
+      const k = r * 6
+      rowSums[k] += 1
+      rowSums[k + 1] += x
+      rowSums[k + 2] += x * x
+      rowSums[k + 3] += l
+      rowSums[k + 4] += l * l
+      rowSums[k + 5] += x * l
       n++
+      sum += l
+      sumSq += l * l
+      if (d <= rimDepth) {
+        rimSum += l
+        rimCount++
+      }
       if (x < minX) minX = x
       if (x > maxX) maxX = x
-      if (y < minY) minY = y
-      if (y > maxY) maxY = y
     }
   }
   if (n < MIN_SHADING_PIXELS) return null
-  /**
-   * The pooled within-line slope scaled by the extent and the within-line spread of luma; 0 where
-   * luma does not change along the lines, null where no line has enough samples.
-   */
-  const pooled = (sums: Float64Array, lines: number, extent: number): number | null => {
-    let stt = 0, stl = 0, sll = 0, m = 0
-    for (let k = 0; k < lines; k++) {
-      const c = sums[k * 6]
-      if (c < MIN_LINE_SAMPLES) continue
-      const [t, tt, l, ll, tl] = [sums[k * 6 + 1], sums[k * 6 + 2], sums[k * 6 + 3], sums[k * 6 + 4], sums[k * 6 + 5]]
-      stt += tt - (t * t) / c
-      stl += tl - (t * l) / c
-      sll += ll - (l * l) / c
-      m += c
-    }
-    if (!(stt > 0) || m === 0) return null
-    // Less than half a level of spread: flat along these lines (8-bit rounding is not light).
-    if (!(sll / m > 0.25)) return 0
-    // Per quarter of the object's extent: a linear ramp across the object gives sqrt(12) / 4.
-    return ((stl / stt) * Math.max(1, extent)) / Math.sqrt(sll / m) / 4
+  // Slope along the rows, pooled.
+  let stt = 0, stl = 0, sll = 0, m = 0
+  for (let r = 0; r < rows; r++) {
+    const k = r * 6
+    const c = rowSums[k]
+    if (c < MIN_LINE_SAMPLES) continue
+    stt += rowSums[k + 2] - (rowSums[k + 1] * rowSums[k + 1]) / c
+    stl += rowSums[k + 5] - (rowSums[k + 1] * rowSums[k + 3]) / c
+    sll += rowSums[k + 4] - (rowSums[k + 3] * rowSums[k + 3]) / c
+    m += c
   }
-  const x = pooled(rowSums, rows, maxX - minX)
-  const y = pooled(colSums, cols, maxY - minY)
-  // A flat object (one colour, no light on it) says nothing.
-  if (x === null || y === null || (x === 0 && y === 0)) return null
-  return { x, y, pixels: n }
+  const spread = Math.sqrt(Math.max(0, sumSq / n - (sum / n) ** 2))
+  // Less than half a level of spread: flat (8-bit rounding is not light), and a flat object says nothing.
+  if (!(spread > 0.5)) return null
+  const flatRows = !(stt > 0) || m === 0 || !(sll / m > 0.25)
+  // Per quarter of the object's width: a linear ramp across the object gives sqrt(12) / 4.
+  const x = flatRows ? 0 : ((stl / stt) * Math.max(1, maxX - minX)) / Math.sqrt(sll / m) / 4
+  const coreCount = n - rimCount
+  const rim = rimCount >= MIN_RIM_SAMPLES && coreCount >= MIN_RIM_SAMPLES ? (rimSum / rimCount - (sum - rimSum) / coreCount) / spread : 0
+  return { x, rim, pixels: n }
 }
 
-/** How strongly the shading slopes weigh the belief (the exponent per unit slope); see SHADING_CUE_WEIGHTS. */
+/** How strongly each measure weighs the belief (exponent per unit; see applyShadingCue). */
 export interface ShadingCueWeights {
   x: number
-  y: number
+  rim: number
 }
 
 /**
  * Chosen on training and tuning pairs, never on the held-out sets or real photos (docs/model.md,
- * ninth session). On 799 training pairs the weight that maximises the log-probability the shipped
- * model's belief, weighed by the cue, gives the true direction is x = 4, y = 0 (the slope down the
- * object adds nothing the belief lacks). On the tuning split (`umbra eval`, data/synth-tune-v4)
- * x = 2 lowers LRMSE without raising GRMSE (6.54 / 36.20 -> 6.52 / 35.22); x = 4 lowers LRMSE more
- * but raises GRMSE (6.59 / 34.93): a surer hedge darkens more where it is wrong.
+ * ninth session): see there for the likelihood fit on training pairs and the tuning-split table.
  */
-export const SHADING_CUE_WEIGHTS: ShadingCueWeights = { x: 2, y: 0 }
+export const SHADING_CUE_WEIGHTS: ShadingCueWeights = { x: 2, rim: 1.5 }
 
 /**
  * The belief over directions weighed by the object's shading: bin k (cast angle a, y down) by
- * exp(-(wx * shading.x * cos a + wy * shading.y * sin a)): brighter on the right makes shadows
- * to the left likelier, and the stronger the slope the more so. That is a von Mises density
- * pointing away from the brighter side, with the slope's weighed length as its concentration.
+ * exp(-wx * x * cos a + wrim * rim * sin a): brighter on the right makes shadows to the left
+ * likelier, a bright rim shadows down the photo (towards the viewer), and the stronger the signal
+ * the more so. That is a von Mises density whose concentration is the weighed signals' length.
  * Returns a new, normalised array.
  */
 export function applyShadingCue(posterior: Float64Array, shading: ObjectShading, weights: ShadingCueWeights = SHADING_CUE_WEIGHTS): Float64Array {
-  const towardsLight = [weights.x * shading.x, weights.y * shading.y]
-  return weighByVonMises(posterior, Math.atan2(-towardsLight[1], -towardsLight[0]), Math.hypot(towardsLight[0], towardsLight[1]))
+  const pull = [-weights.x * shading.x, weights.rim * shading.rim]
+  return weighByVonMises(posterior, Math.atan2(pull[1], pull[0]), Math.hypot(pull[0], pull[1]))
 }
 
 /** The probability a belief gives to shadows falling right of straight up/down (bins on the vertical count half). */
@@ -154,3 +184,14 @@ export function rightwardMass(posterior: Float64Array): number {
  * this much of the belief between left and right: a faint slope that changed nothing is not news.
  */
 export const MIN_REPORTED_SHIFT = 0.1
+
+/**
+ * The side the object looks lit from, when the slope across it alone (not the rim, which moves the
+ * belief up and down and can shift an uneven belief sideways too) moves at least MIN_REPORTED_SHIFT
+ * of the belief between left and right; else null.
+ */
+export function litSide(belief: Float64Array, shading: ObjectShading, weights: ShadingCueWeights = SHADING_CUE_WEIGHTS): 'left' | 'right' | null {
+  if (shading.x === 0) return null
+  const moved = Math.abs(rightwardMass(applyShadingCue(belief, { ...shading, rim: 0 }, weights)) - rightwardMass(belief))
+  return moved >= MIN_REPORTED_SHIFT ? (shading.x > 0 ? 'right' : 'left') : null
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { applyShadingCue, MIN_SHADING_PIXELS, objectShading, rightwardMass, SHADING_CUE_WEIGHTS } from '../../../src/engine/shading-cue'
+import { applyShadingCue, litSide, MIN_SHADING_PIXELS, objectShading, rightwardMass, SHADING_CUE_WEIGHTS } from '../../../src/engine/shading-cue'
 import { maskBoundingBox } from '../../../src/engine/pipeline'
 import type { RawImage } from '../../../src/core/image'
 
@@ -22,7 +22,7 @@ describe("the object's shading", () => {
     const right = objectShading(a.image, a.mask, a.box)!
     // A linear ramp across the object: sqrt(12)/4 (the slope per quarter extent in standard deviations).
     expect(right.x).toBeCloseTo(Math.sqrt(12) / 4, 1)
-    expect(Math.abs(right.y)).toBeLessThan(0.05)
+    expect(Math.abs(right.rim)).toBeLessThan(0.1) // a ramp: the rim is as bright as the core on average
     // Half the contrast, three times the size, in an RGBA photo: the same numbers.
     const b = photo(600, 480, 150, 90, 180, 300, (u) => 100 + 60 * u, 4)
     const big = objectShading(b.image, b.mask, b.box)!
@@ -30,8 +30,19 @@ describe("the object's shading", () => {
     // Mirrored: light from the left. Brighter at the bottom: y > 0.
     const c = photo(200, 160, 50, 30, 60, 100, (u) => 180 - 120 * u)
     expect(objectShading(c.image, c.mask, c.box)!.x).toBeCloseTo(-right.x, 6)
-    const d = photo(200, 160, 50, 30, 60, 100, (_u, v) => 60 + 120 * v)
-    expect(objectShading(d.image, d.mask, d.box)!.y).toBeGreaterThan(0.8)
+  })
+
+  it('a bright rim round a darker core reads as light from behind the object; a bright core, as light from the front', () => {
+    // Brightness by the distance from the object's edge (0 at the edge, 1 in the middle).
+    const edge = (u: number, v: number) => Math.min(u, 1 - u, v, 1 - v) * 2
+    const backlit = photo(200, 160, 50, 30, 60, 100, (u, v) => 220 - 150 * edge(u, v))
+    const frontlit = photo(200, 160, 50, 30, 60, 100, (u, v) => 70 + 150 * edge(u, v))
+    const back = objectShading(backlit.image, backlit.mask, backlit.box)!
+    const front = objectShading(frontlit.image, frontlit.mask, frontlit.box)!
+    expect(back.rim).toBeGreaterThan(0.8)
+    expect(front.rim).toBeLessThan(-0.8)
+    // Symmetric left to right: no slope across.
+    expect(Math.abs(back.x)).toBeLessThan(0.05)
   })
 
   it('reads the slope within rows: a dark base that reaches further right does not pass for light from the left', () => {
@@ -96,20 +107,34 @@ describe('weighing the belief by the shading', () => {
     b[12] = 0.1 // up
     return b
   }
-  it('lit from the right makes shadows to the left likelier, the more so the stronger the slope; no slope changes nothing', () => {
+  it('lit from the right makes shadows to the left likelier, the more so the stronger the slope; a bright rim, shadows towards the viewer; neither changes nothing', () => {
     const belief = leftOrRight()
     expect(rightwardMass(belief)).toBeCloseTo(0.5, 12)
-    const weak = applyShadingCue(belief, { x: 0.2, y: 0, pixels: 100 })
-    const strong = applyShadingCue(belief, { x: 0.8, y: 0, pixels: 100 })
+    const weak = applyShadingCue(belief, { x: 0.2, rim: 0, pixels: 100 })
+    const strong = applyShadingCue(belief, { x: 0.8, rim: 0, pixels: 100 })
     expect(strong.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 12)
     expect(rightwardMass(weak)).toBeLessThan(0.5)
     expect(rightwardMass(strong)).toBeLessThan(rightwardMass(weak))
     // With the fitted weights, a clear slope (0.8) settles left against right by exp(2 * 2 * 0.8) = 25 to 1.
     expect(strong[8] / strong[0]).toBeCloseTo(Math.exp(2 * SHADING_CUE_WEIGHTS.x * 0.8), 6)
-    // Up and down are untouched relative to each other (y weight 0), and a level object changes nothing.
+    // Up and down are untouched relative to each other without a rim, and a level object changes nothing.
     expect(strong[4] / strong[12]).toBeCloseTo(1, 12)
-    expect(Array.from(applyShadingCue(belief, { x: 0, y: 0, pixels: 100 }))).toEqual(Array.from(belief).map((v) => expect.closeTo(v, 12)))
+    expect(Array.from(applyShadingCue(belief, { x: 0, rim: 0, pixels: 100 }))).toEqual(Array.from(belief).map((v) => expect.closeTo(v, 12)))
+    // A bright rim (light from behind) makes shadows down the photo, towards the viewer, likelier.
+    const backlit = applyShadingCue(belief, { x: 0, rim: 0.6, pixels: 100 })
+    expect(backlit[4] / backlit[12]).toBeCloseTo(Math.exp(2 * SHADING_CUE_WEIGHTS.rim * 0.6), 6)
+    expect(backlit[0] / backlit[8]).toBeCloseTo(1, 12)
+    // The side is named when the slope moved the belief across; a rim alone never names one, even
+    // where it shifts an uneven belief (down-right likelier than up-left) sideways.
+    expect(litSide(belief, { x: 0.8, rim: 0, pixels: 100 })).toBe('right')
+    expect(litSide(belief, { x: -0.8, rim: 0, pixels: 100 })).toBe('left')
+    expect(litSide(belief, { x: 0.02, rim: 0, pixels: 100 })).toBeNull()
+    const uneven = new Float64Array(16)
+    uneven[2] = 0.5 // down-right
+    uneven[10] = 0.5 // up-left
+    expect(rightwardMass(applyShadingCue(uneven, { x: 0, rim: 1, pixels: 100 }))).toBeGreaterThan(0.6)
+    expect(litSide(uneven, { x: 0, rim: 1, pixels: 100 })).toBeNull()
     // Lit from the left: the mirror image.
-    expect(rightwardMass(applyShadingCue(belief, { x: -0.8, y: 0, pixels: 100 }))).toBeCloseTo(1 - rightwardMass(strong), 12)
+    expect(rightwardMass(applyShadingCue(belief, { x: -0.8, rim: 0, pixels: 100 }))).toBeCloseTo(1 - rightwardMass(strong), 12)
   })
 })
