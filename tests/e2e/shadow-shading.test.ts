@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import sharp from 'sharp'
+import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import type { ShadowLayer } from '../../src/shared/project'
-import { composition, settled, waitLayers } from './harness'
-import { meanDarkening, placeCutout, rawExport, startModelHarness, type ModelHarness } from './model-harness'
+import { composition, drag, photoToPage, settled, waitLayers } from './harness'
+import { darkCentroid, meanDarkening, placeCutout, placeSampleCutout, rawExport, startModelHarness, type ModelHarness } from './model-harness'
 
 /**
  * The shipped model, with no light given, in the browser: an object's own shading tells which side
@@ -100,5 +101,52 @@ describe("the object's shading steers its shadow (shipped model, no light given)
     expect(fromLeft.litFrom).toBe('left')
     expect(fromLeft.origin).toMatch(/lit from the left, so its shadow more likely falls right/)
     expect(fromLeft.right).toBeGreaterThan(2 * Math.max(fromLeft.left, 0.5))
+  })
+})
+
+describe('the shipped model on the bundled photograph, steered', () => {
+  it("re-casts the boat's shadow the way the light handle points (towards the viewer and right), as the README's screenshot shows", async () => {
+    const page = await m.h.newPage()
+    await placeSampleCutout(page)
+    const base = await rawExport(page, m.dir, 'boat-before.png')
+    await page.click('[data-testid="generate-shadow"]')
+    await waitLayers(page, 3)
+    const shadow = async () => (await composition(page)).layers.find((l): l is ShadowLayer => l.kind === 'shadow')!
+    const first = await shadow()
+    const src = first.source!
+    // No light given and no clear shadow in the scene: the model's hedge, said so in the panel.
+    expect(src.lightOrigin?.kind).toBe('spread')
+    expect(await page.textContent('[data-testid="light-origin"]')).toMatch(/Direction not known/)
+
+    // Steer towards the viewer and to the right (the sun sets behind the boats, left of this one), then re-cast.
+    const tip = await page.locator('[data-testid="light-handle"]').boundingBox()
+    const L = Math.max(src.castLength, 300)
+    await drag(page, { x: tip!.x + tip!.width / 2, y: tip!.y + tip!.height / 2 }, await photoToPage(page, src.contact.x + 0.6 * L, src.contact.y + 0.8 * L))
+    await settled(page)
+    const steered = await shadow()
+    const wanted = steered.source!.light!.angle
+    expect(wanted).toBeGreaterThan(30)
+    expect(wanted).toBeLessThan(75)
+    await page.click('[data-testid="light-recast"]')
+    let recast = steered
+    for (let i = 0; i < 300 && recast.assetId === steered.assetId; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      recast = await shadow()
+    }
+    expect(recast.assetId).not.toBe(steered.assetId)
+    expect(recast.source!.lightOrigin).toEqual({ kind: 'user' })
+    // Measured on the new pixels: the shadow is cast the steered way.
+    expect(Math.abs(recast.source!.castAngle! - wanted)).toBeLessThan(30)
+    await settled(page)
+    const after = await rawExport(page, m.dir, 'boat-recast.png')
+    const c = darkCentroid(base.data, after.data, after.width, after.height)
+    console.log(`boat, shipped model, re-cast at ${wanted.toFixed(0)} degrees: shadow centroid (${c.x.toFixed(0)}, ${c.y.toFixed(0)}), contact (${src.contact.x.toFixed(0)}, ${src.contact.y.toFixed(0)})`)
+    expect(c.x).toBeGreaterThan(src.contact.x)
+    expect(c.y).toBeGreaterThan(src.contact.y - 40)
+    // The screenshot for docs/generate-shadow.png (written there with UMBRA_WRITE_DOCS_SCREENSHOT=1),
+    // without the export notices over the panel.
+    while ((await page.locator('.toast-close').count()) > 0) await page.locator('.toast-close').first().click()
+    await page.locator('.app').screenshot({ path: join(m.dir, 'generate-shadow.png') })
+    if (process.env.UMBRA_WRITE_DOCS_SCREENSHOT) copyFileSync(join(m.dir, 'generate-shadow.png'), join(import.meta.dirname, '..', '..', 'docs', 'generate-shadow.png'))
   })
 })

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { copyFileSync } from 'node:fs'
 import type { Page } from 'playwright-core'
 import type { ObjectLayer, ShadowLayer } from '../../src/shared/project'
 import { chooseFiles, composition, download, drag, photoToPage, settled, waitLayers, type Harness } from './harness'
@@ -101,9 +100,6 @@ describe('generate shadow in the editor (real browser, real engine worker)', () 
     expect(c1.x).toBeLessThan(c0.x - 0.3 * src.castLength)
     expect(c1.x).toBeLessThan(src.contact.x - 0.2 * src.castLength)
     expect(Buffer.compare(steered.data, generated.data)).not.toBe(0)
-    // The screenshot for docs/generate-shadow.png (written there with UMBRA_WRITE_DOCS_SCREENSHOT=1).
-    await page.locator('.app').screenshot({ path: join(dir, 'generate-shadow.png') })
-    if (process.env.UMBRA_WRITE_DOCS_SCREENSHOT) copyFileSync(join(dir, 'generate-shadow.png'), join(import.meta.dirname, '..', '..', 'docs', 'generate-shadow.png'))
   })
 
   it('survives save and reopen (same layer, same export pixels)', async () => {
