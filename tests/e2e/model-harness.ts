@@ -2,9 +2,10 @@ import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import type { Page } from 'playwright-core'
+import type { ShadowLayer } from '../../src/shared/project'
 import { writeGeometricShadowModel } from '../helpers/geometric-shadow-model'
 import { defaultModelDir } from '../../src/engine/model-dir'
-import { chooseFiles, CUTOUT, exportPng, PHOTO, settled, startHarness, waitLayers, type Harness } from './harness'
+import { chooseFiles, composition, CUTOUT, exportPng, PHOTO, settled, startHarness, waitLayers, type Harness } from './harness'
 
 /**
  * The shadow suites' setup: the hand-set test model (tests/helpers/geometric-shadow-model.ts)
@@ -102,4 +103,21 @@ export function meanDarkening(before: Buffer, after: Buffer, width: number, heig
         n++
       }
   return n ? sum / n : 0
+}
+
+/** The composition's (first) shadow layer. */
+export async function shadowLayerOf(page: Page): Promise<ShadowLayer> {
+  return (await composition(page)).layers.find((l): l is ShadowLayer => l.kind === 'shadow')!
+}
+
+/** Clicks Regenerate for this light and waits (up to 30 s) until the shadow layer shows a new image; returns the layer. */
+export async function recastForLight(page: Page): Promise<ShadowLayer> {
+  const before = await shadowLayerOf(page)
+  await page.click('[data-testid="light-recast"]')
+  let after = before
+  for (let i = 0; i < 300 && after.assetId === before.assetId; i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    after = await shadowLayerOf(page)
+  }
+  return after
 }

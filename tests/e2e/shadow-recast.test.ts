@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
-import type { ShadowLayer } from '../../src/shared/project'
-import { composition, drag, photoToPage, settled, waitLayers } from './harness'
-import { darkCentroid, placeSampleCutout, rawExport as rawExportTo, startModelHarness, type ModelHarness } from './model-harness'
+import { drag, photoToPage, settled, waitLayers } from './harness'
+import { darkCentroid, placeSampleCutout, rawExport as rawExportTo, recastForLight, shadowLayerOf, startModelHarness, type ModelHarness } from './model-harness'
 
 /**
  * Steering the light with a model that works in the cast frame (src/engine/cast-frame.ts): the
@@ -26,9 +25,7 @@ afterAll(async () => {
 
 const rawExport = (name: string) => rawExportTo(page, m.dir, name)
 
-async function shadowLayer(): Promise<ShadowLayer> {
-  return (await composition(page)).layers.find((l) => l.kind === 'shadow') as ShadowLayer
-}
+const shadowLayer = () => shadowLayerOf(page)
 
 describe('re-cast for a steered light (cast-frame model)', () => {
   it('generates with the default direction, then re-casts the shadow the way the light was steered', async () => {
@@ -58,12 +55,7 @@ describe('re-cast for a steered light (cast-frame model)', () => {
     expect(turnedBy).toBeGreaterThan(120)
 
     // Re-cast: the model casts it that way, so the new layer needs (almost) no turn.
-    await page.click('[data-testid="light-recast"]')
-    let recast = steered
-    for (let i = 0; i < 300 && recast.assetId === steered.assetId; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      recast = await shadowLayer()
-    }
+    const recast = await recastForLight(page)
     expect(recast.assetId).not.toBe(steered.assetId)
     expect(recast.id).toBe(first.id)
     expect(recast.source!.light).toEqual(steered.source!.light)

@@ -3,9 +3,8 @@ import sharp from 'sharp'
 import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
-import type { ShadowLayer } from '../../src/shared/project'
-import { composition, drag, photoToPage, settled, waitLayers } from './harness'
-import { darkCentroid, meanDarkening, placeCutout, placeSampleCutout, rawExport, startModelHarness, type ModelHarness } from './model-harness'
+import { drag, photoToPage, settled, waitLayers } from './harness'
+import { darkCentroid, meanDarkening, placeCutout, placeSampleCutout, rawExport, recastForLight, shadowLayerOf, startModelHarness, type ModelHarness } from './model-harness'
 
 /**
  * The shipped model, with no light given, in the browser: an object's own shading tells which side
@@ -75,7 +74,7 @@ async function generateFor(page: Page, cutout: string, name: string): Promise<{ 
   await waitLayers(page, 3)
   await settled(page)
   const after = await rawExport(page, m.dir, `${name}-after.png`)
-  const shadow = (await composition(page)).layers.find((l): l is ShadowLayer => l.kind === 'shadow')!
+  const shadow = await shadowLayerOf(page)
   const { x: cx, y: cy } = shadow.source!.contact
   // Beside the pillar's foot, one pillar height out on each side, clear of the pillar itself.
   const side = (x0: number, x1: number) => meanDarkening(before.data, after.data, before.width, before.height, { x0, y0: cy - 120, x1, y1: cy + 120 })
@@ -111,8 +110,7 @@ describe('the shipped model on the bundled photograph, steered', () => {
     const base = await rawExport(page, m.dir, 'boat-before.png')
     await page.click('[data-testid="generate-shadow"]')
     await waitLayers(page, 3)
-    const shadow = async () => (await composition(page)).layers.find((l): l is ShadowLayer => l.kind === 'shadow')!
-    const first = await shadow()
+    const first = await shadowLayerOf(page)
     const src = first.source!
     // No light given and no clear shadow in the scene: the model's hedge, said so in the panel.
     expect(src.lightOrigin?.kind).toBe('spread')
@@ -123,16 +121,11 @@ describe('the shipped model on the bundled photograph, steered', () => {
     const L = Math.max(src.castLength, 300)
     await drag(page, { x: tip!.x + tip!.width / 2, y: tip!.y + tip!.height / 2 }, await photoToPage(page, src.contact.x + 0.6 * L, src.contact.y + 0.8 * L))
     await settled(page)
-    const steered = await shadow()
+    const steered = await shadowLayerOf(page)
     const wanted = steered.source!.light!.angle
     expect(wanted).toBeGreaterThan(30)
     expect(wanted).toBeLessThan(75)
-    await page.click('[data-testid="light-recast"]')
-    let recast = steered
-    for (let i = 0; i < 300 && recast.assetId === steered.assetId; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      recast = await shadow()
-    }
+    const recast = await recastForLight(page)
     expect(recast.assetId).not.toBe(steered.assetId)
     expect(recast.source!.lightOrigin).toEqual({ kind: 'user' })
     // Measured on the new pixels: the shadow is cast the steered way.
