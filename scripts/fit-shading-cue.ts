@@ -2,7 +2,7 @@
  * How much the object's shading tells about the shadow's direction, and the weight it gets
  * (shading-cue.ts). For each pair, as the pipeline sees it: the model's direction belief, the
  * object's shading (objectShading: the slope across it, the rim against the core) and the true
- * direction (castAngleOf). Prints the AUCs of "the shadow falls right / down" for the belief and for
+ * direction (truthCastAngle). Prints the AUCs of "the shadow falls right / down" for the belief and for
  * each measure, then the log-probability the weighed belief gives the true direction, and the
  * hedge's expected angular error, for a range of weights. Fit on training pairs; the held-out sets and real photos are for reporting only.
  *
@@ -10,8 +10,8 @@
  */
 import { parseArgs } from 'node:util'
 import { scanPairFolder } from '../src/engine/train/data'
-import { loadEvalSample, EVAL_SIZE } from '../src/engine/evaluate'
-import { angleDifference, castAngleOf, directionBinAngle, directionPosterior, hedgeDirections } from '../src/engine/cast-frame'
+import { loadEvalSample, truthCastAngle } from '../src/engine/evaluate'
+import { angleDifference, directionBinAngle, directionPosterior, hedgeDirections } from '../src/engine/cast-frame'
 import { createShadowEngine } from '../src/engine/inference'
 import { cropForModel, maskBoundingBox } from '../src/engine/pipeline'
 import { applyShadingCue, objectShading, rightwardMass, type ObjectShading } from '../src/engine/shading-cue'
@@ -25,11 +25,9 @@ const bins: number = directionBins
 const skip = Number(values.skip ?? 0)
 const entries = (await scanPairFolder(values.data, { includeHeldOut: true })).slice(skip, skip + Number(values.limit ?? 400))
 const rows: { truth: number; belief: Float64Array; shading: ObjectShading | null }[] = []
-const S = EVAL_SIZE
 for (const e of entries) {
   const s = await loadEvalSample(e)
-  const object = Float32Array.from(s.object.data, (v) => (v > 127 ? 1 : 0))
-  const truth = castAngleOf(object, Float32Array.from(s.objectShadow.data, (v) => (v > 127 ? 1 : 0)), S)
+  const truth = truthCastAngle(s)
   const box = maskBoundingBox(s.object)
   if (truth === null || !box) continue
   const { batch } = await cropForModel(s.noShadow, s.object, box, engine.size)

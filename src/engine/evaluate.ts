@@ -8,6 +8,7 @@ import { PAIR_FILES } from '../shared/pair-format'
 import { scanPairFolder, type PairEntry } from './train/data'
 import { computeSampleMetrics, meanMetrics, METRIC_NAMES, type SampleMetrics, type MetricName } from './metrics'
 import { runBaseline, type BaselineName } from './baselines'
+import { castAngleOf } from './cast-frame'
 import { renderSheet, type Tile } from './train/plot'
 
 /**
@@ -62,6 +63,12 @@ export async function loadEvalSample(entry: PairEntry, size = EVAL_SIZE): Promis
     occluders: await resizeTo(occluders, size, true),
     occluderShadows: await resizeTo(occluderShadows, size, true),
   }
+}
+
+/** The direction the sample's own object shadow is cast (castAngleOf on its masks), or null when it has none to measure. */
+export function truthCastAngle(s: EvalSample): number | null {
+  const unit = (m: RawImage) => Float32Array.from(m.data, (v) => (v > 127 ? 1 : 0))
+  return castAngleOf(unit(s.object), unit(s.objectShadow), s.object.width)
 }
 
 /** A method maps a sample to a predicted RGB image of the same size. */

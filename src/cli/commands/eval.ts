@@ -54,7 +54,7 @@ const command: Command = {
     const baselines = baselineArg === 'all' ? BASELINES : baselineArg === 'none' ? [] : [baselineArg as (typeof BASELINES)[number]]
     if (baselines.length === 0 && !values.model) throw new UserError('BAD_ARGS', 'nothing to evaluate: give --model or a baseline')
 
-    const { evaluate, baselineMethod, formatTable } = await import('../../engine/evaluate')
+    const { evaluate, baselineMethod, formatTable, truthCastAngle } = await import('../../engine/evaluate')
     const methods = baselines.map(baselineMethod)
     let dispose: (() => Promise<void>) | null = null
     let modelLabel = ''
@@ -66,12 +66,10 @@ const command: Command = {
       dispose = () => engine.dispose()
       modelLabel = basename(resolve(values.model))
       console.error(`umbra eval: model ${modelDir} (${engine.manifest.name}, ${engine.size}px, ${engine.manifest.training?.steps ?? 0} steps) on ${engine.runtime}/${engine.backend}`)
-      const { castAngleOf } = await import('../../engine/cast-frame')
-      const unit = (m: { data: Uint8Array }) => Float32Array.from(m.data, (v) => (v > 127 ? 1 : 0))
       methods.push({
         name: lightFrom === 'default' ? 'model' : `model (${lightFrom} light)`,
         predict: async (s) => {
-          const castAngle = lightFrom === 'truth' ? (castAngleOf(unit(s.object), unit(s.objectShadow), s.object.width) ?? undefined) : undefined
+          const castAngle = lightFrom === 'truth' ? (truthCastAngle(s) ?? undefined) : undefined
           return (await generateShadow(engine, { image: s.noShadow, mask: s.object }, { layer: false, castAngle, lightFromAttention: lightFrom === 'scene' })).composite
         },
       })
