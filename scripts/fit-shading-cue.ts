@@ -11,10 +11,10 @@
 import { parseArgs } from 'node:util'
 import { scanPairFolder } from '../src/engine/train/data'
 import { loadEvalSample, truthCastAngle } from '../src/engine/evaluate'
-import { angleDifference, directionBinAngle, directionPosterior, hedgeDirections } from '../src/engine/cast-frame'
+import { angleDifference, directionPosterior, hedgeDirections } from '../src/engine/cast-frame'
 import { createShadowEngine } from '../src/engine/inference'
 import { cropForModel, maskBoundingBox } from '../src/engine/pipeline'
-import { applyShadingCue, objectShading, rightwardMass, type ObjectShading } from '../src/engine/shading-cue'
+import { applyShadingCue, halfMass, objectShading, rightwardMass, type ObjectShading } from '../src/engine/shading-cue'
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, model: { type: 'string' }, limit: { type: 'string' }, skip: { type: 'string' } } })
 if (!values.data) throw new Error('--data DIR is required')
@@ -69,10 +69,9 @@ function score(weights: { x: number; rim: number }): { logp: number; medianError
 const withCue = rows.filter((r) => r.shading)
 const right = withCue.map((r) => Math.cos(r.truth) > 0)
 const down = withCue.map((r) => Math.sin(r.truth) > 0)
-const downMass = (p: Float64Array) => p.reduce((a, v, k) => a + v * (Math.sin(directionBinAngle(k, bins)) > 1e-9 ? 1 : Math.sin(directionBinAngle(k, bins)) < -1e-9 ? 0 : 0.5), 0)
 console.log(`${rows.length} pairs from ${values.data} (${withCue.length} with a shading reading), model ${engine.modelDir}`)
 console.log(`AUC "the shadow falls right": the belief ${auc(withCue.map((r) => rightwardMass(r.belief)), right).toFixed(3)}, the slope across ${auc(withCue.map((r) => -r.shading!.x), right).toFixed(3)}`)
-console.log(`AUC "the shadow falls down":  the belief ${auc(withCue.map((r) => downMass(r.belief)), down).toFixed(3)}, the rim ${auc(withCue.map((r) => r.shading!.rim), down).toFixed(3)}`)
+console.log(`AUC "the shadow falls down":  the belief ${auc(withCue.map((r) => halfMass(r.belief, Math.PI / 2)), down).toFixed(3)}, the rim ${auc(withCue.map((r) => r.shading!.rim), down).toFixed(3)}`)
 console.log('weights x, rim   log p(true direction)   hedge error: median  mean (degrees)')
 let best = { x: 0, rim: 0, logp: -Infinity }
 for (const x of [0, 1, 2, 3, 4, 5, 6]) {

@@ -169,14 +169,22 @@ export function applyShadingCue(posterior: Float64Array, shading: ObjectShading,
   return weighByVonMises(posterior, Math.atan2(pull[1], pull[0]), Math.hypot(pull[0], pull[1]))
 }
 
-/** The probability a belief gives to shadows falling right of straight up/down (bins on the vertical count half). */
-export function rightwardMass(posterior: Float64Array): number {
+/**
+ * The probability a belief gives to shadows falling within 90 degrees of `towards` (radians; bins
+ * exactly 90 degrees off count half): 0 for the right half of the compass, pi / 2 for the lower.
+ */
+export function halfMass(posterior: Float64Array, towards: number): number {
   let mass = 0
   for (let k = 0; k < posterior.length; k++) {
-    const c = Math.cos(directionBinAngle(k, posterior.length))
+    const c = Math.cos(directionBinAngle(k, posterior.length) - towards)
     mass += posterior[k] * (c > 1e-9 ? 1 : c < -1e-9 ? 0 : 0.5)
   }
   return mass
+}
+
+/** The probability a belief gives to shadows falling right of straight up/down. */
+export function rightwardMass(posterior: Float64Array): number {
+  return halfMass(posterior, 0)
 }
 
 /**
