@@ -20,6 +20,9 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
   --width W         scale the default channel widths by W (default 1)
   --lr X            generator learning rate (default 1e-3); --lr-d X discriminator (default 1e-5);
                     given with --resume, they replace the checkpoint's rates
+  --lr-end X        anneal the generator's rate along a half cosine from --lr (on --resume: the
+                    run's rate) at this start to X at --steps; kept by --resume (a new --lr-end on
+                    --resume starts a new schedule from there)
   --gan-start N     steps of supervised training before the discriminator joins (default 500)
   --balance-cap R   fix the shadow-region weight ratio at R instead of the step schedule (30, then
                     down to 8 by step 10000): lower darkens less where the shadow is unsure;
@@ -59,6 +62,7 @@ const command: Command = {
         width: { type: 'string' },
         lr: { type: 'string' },
         'lr-d': { type: 'string' },
+        'lr-end': { type: 'string' },
         'gan-start': { type: 'string' },
         'balance-cap': { type: 'string' },
         'direction-weight': { type: 'string' },
@@ -82,6 +86,7 @@ const command: Command = {
     const width = floatOption(values.width, 'width', 1, 0.25, 4)
     const lrG = floatOption(values.lr, 'lr', 1e-3, 1e-7, 1e-1)
     const lrD = floatOption(values['lr-d'], 'lr-d', 1e-5, 0, 1e-1)
+    const lrEnd = values['lr-end'] === undefined ? undefined : floatOption(values['lr-end'], 'lr-end', 1e-5, 0, 1e-1)
     const ganStart = intOption(values['gan-start'], 'gan-start', 500, 0)
     const balanceCap = values['balance-cap'] === undefined ? undefined : floatOption(values['balance-cap'], 'balance-cap', 8, 1, 1000)
     if (balanceCap !== undefined) console.error(`umbra train: shadow-region balance cap fixed at ${balanceCap}`)
@@ -152,6 +157,7 @@ const command: Command = {
         lrG,
         lrD,
         overrideLr: values.lr !== undefined || values['lr-d'] !== undefined,
+        lrEnd,
         modelConfig,
         resume: values.resume ?? false,
         seed,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { initTfBackend } from '../../../src/engine/backend'
 import { TINY_MODEL_CONFIG, buildShadowModel } from '../../../src/engine/model/architecture'
 import { buildDiscriminator, defaultDiscriminatorConfig } from '../../../src/engine/model/discriminator'
-import { DEFAULT_TRAIN_OPTIONS, disposeBatch, runTraining, stackBatch, trainStep, validate, type TrainOptions } from '../../../src/engine/train/loop'
+import { DEFAULT_TRAIN_OPTIONS, disposeBatch, generatorLrAt, runTraining, stackBatch, trainStep, validate, type TrainOptions } from '../../../src/engine/train/loop'
 import { NO_AUGMENT, PairDataset, augmentFor, scanPairFolder } from '../../../src/engine/train/data'
 import { DEFAULT_LOSS_WEIGHTS } from '../../../src/engine/train/losses'
 import { TrainRng } from '../../../src/engine/train/rng'
@@ -220,6 +220,28 @@ describe('training', () => {
     expect(again.meta.shadowBalanceCap).toBe(8)
     expect(again.meta.attentionPositiveCap).toBe(1)
     tf.dispose(Object.values(again.groups).flat())
+  })
+
+  it('--lr-end anneals the generator rate along a cosine to --steps, and a resume continues that schedule', async () => {
+    const decay = { fromStep: 10, toStep: 20, endLr: 1e-5 }
+    expect(generatorLrAt(0, 1e-3, undefined)).toBe(1e-3)
+    expect(generatorLrAt(10, 1e-3, decay)).toBe(1e-3)
+    expect(generatorLrAt(15, 1e-3, decay)).toBeCloseTo((1e-3 + 1e-5) / 2, 12)
+    expect(generatorLrAt(12, 1e-3, decay)).toBeGreaterThan(generatorLrAt(13, 1e-3, decay))
+    expect(generatorLrAt(25, 1e-3, decay)).toBe(1e-5)
+
+    const out = join(root, 'run-lr-end')
+    // Killed at step 2 of 4 (as by Ctrl-C), then resumed with the same --steps and no --lr-end.
+    const stop = new AbortController()
+    await runTraining(options(out, { steps: 4, lrG: 1e-3, lrEnd: 1e-4, signal: stop.signal, onProgress: (p) => p.step >= 2 && stop.abort() }))
+    const lines: string[] = []
+    await runTraining(options(out, { resume: true, steps: 4, log: (l) => lines.push(l) }))
+    expect(lines.some((l) => l.includes('cosine down to 0.0001 at step 4 (as the run was started)'))).toBe(true)
+    const logged = (await fs.readFile(join(out, 'loss-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: number; lr?: number }).filter((r) => r.lr !== undefined)
+    // The rate each logged step trained with: lrG at the start, then falling to lrEnd at step 4.
+    expect(logged.map((r) => r.step)).toEqual([1, 2, 3, 4])
+    expect(logged.map((r) => r.lr)).toEqual([0, 1, 2, 3].map((k) => Number(generatorLrAt(k, 1e-3, { fromStep: 0, toStep: 4, endLr: 1e-4 }).toPrecision(4))))
+    expect(logged[3].lr).toBeLessThan(logged[0].lr!)
   })
 
   it('refuses a second training in a run folder that is in use, and takes over a lock its dead owner left', async () => {
