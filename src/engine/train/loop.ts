@@ -189,10 +189,10 @@ export interface LrDecay {
 }
 
 /**
- * The generator's rate for the step after `step`. Why anneal: at a fixed rate a batch-4 run's
- * darkening loss stops falling (runs/att-cal: flat at 0.056 from step 500 to 7,200 at 3e-4) while
- * averaging its checkpoints still helped, the sign of a run held up by gradient noise, which a
- * falling rate removes.
+ * The generator's rate for the step after `step`. Why anneal: a run held up by gradient noise
+ * (small batches, the GAN term) stops improving at a fixed rate, and a falling rate removes that
+ * noise at the end. For the shadow model it was measured and did not lower the darkening loss
+ * (docs/model.md, tenth session): that plateau is not noise.
  */
 export function generatorLrAt(step: number, lrG: number, decay: LrDecay | undefined): number {
   if (!decay || step <= decay.fromStep) return lrG
