@@ -223,13 +223,22 @@ function blur(src: Float32Array, width: number, height: number, radius: number):
  * silhouette, supersampled so a stretched projection (|k| > 1) leaves no holes.
  */
 export function projectedShadowMatte(object: RawImage, k: [number, number]): Float32Array {
-  const { width, height } = object
+  return projectSilhouette(object.width, object.height, (i) => isOn(object, i), k)
+}
+
+/**
+ * projectedShadowMatte for any silhouette: `isObject(i)` says whether pixel i (row-major) is the
+ * object. The ground line is the object's lowest row; a pixel h rows above it lands at
+ * (x + h*kx, foot + h*ky), and the matte softens with that height (a penumbra grows with the
+ * distance to the occluding point).
+ */
+export function projectSilhouette(width: number, height: number, isObject: (i: number) => boolean, k: [number, number]): Float32Array {
   const n = width * height
   const matte = new Float32Array(n)
   const heightOf = new Float32Array(n)
   let y0 = height, foot = -1
   for (let i = 0; i < n; i++) {
-    if (isOn(object, i)) {
+    if (isObject(i)) {
       const y = (i / width) | 0
       y0 = Math.min(y0, y)
       foot = Math.max(foot, y)
@@ -242,7 +251,7 @@ export function projectedShadowMatte(object: RawImage, k: [number, number]): Flo
   const kx = k[0]
   const sub = Math.min(8, Math.max(1, Math.ceil(Math.max(Math.abs(kx), Math.abs(ky)) * 2)))
   for (let i = 0; i < n; i++) {
-    if (!isOn(object, i)) continue
+    if (!isObject(i)) continue
     const x = i % width, y = (i / width) | 0
     for (let a = 0; a < sub; a++) {
       for (let b = 0; b < sub; b++) {
@@ -258,7 +267,6 @@ export function projectedShadowMatte(object: RawImage, k: [number, number]): Flo
       }
     }
   }
-  // Softer with distance from the foot (penumbra grows with the distance to the occluding point).
   const sharp = blur(matte, width, height, 1)
   const soft = blur(matte, width, height, Math.max(2, 0.06 * objH * Math.hypot(kx, ky)))
   const smoothH = blur(heightOf, width, height, 2)

@@ -21,7 +21,7 @@ import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import type * as tf from '@tensorflow/tfjs'
 import { UserError } from '../core/errors'
-import { writeDirAtomic } from '../core/atomic'
+import { writeDirAtomic, writeFileAtomic } from '../core/atomic'
 import { exportLayersModelToOnnx, ONNX_OPSET } from './onnx/export'
 
 export const MODEL_FORMAT_VERSION = 1
@@ -44,6 +44,14 @@ const trainingSummarySchema = z.looseObject({
   lightPrior: z.object({ angleDeg: z.number().finite(), kappa: z.number().finite().nonnegative(), pairs: z.number().int().positive() }).optional(),
 })
 
+/** shape-prior.ts ShapePrior: the silhouette projection a cast-frame model's darkening is mixed with. */
+export const shapePriorSchema = z.object({
+  modelGain: z.number().finite().nonnegative(),
+  weight: z.number().finite().nonnegative(),
+  lengthPerHeight: z.number().finite().positive(),
+  darkening: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]),
+})
+
 /** What the caller of saveModelDir provides; files, checksums and ONNX facts are filled in. */
 export const modelManifestInputSchema = z.object({
   name: z.string().min(1),
@@ -58,6 +66,8 @@ export const modelManifestInputSchema = z.object({
   training: trainingSummarySchema.nullable().default(null),
   /** Validation numbers (e.g. { synthetic: { LRMSE: .. }, realDev: { .. } }); free-form by design. */
   metrics: z.record(z.string(), z.unknown()).default({}),
+  /** Cast-frame models: the silhouette prior the pipeline mixes into the darkening (shape-prior.ts); absent: none. */
+  shapePrior: shapePriorSchema.optional(),
 })
 
 export type ModelManifestInput = z.input<typeof modelManifestInputSchema>
@@ -206,6 +216,17 @@ export async function readModelManifest(dir: string): Promise<ModelManifest> {
     throw new UserError('MODEL_CORRUPT', `${join(dir, MANIFEST_FILE)} is not a valid model manifest (${issue.path.join('.') || 'root'}: ${issue.message})`)
   }
   return parsed.data
+}
+
+/**
+ * Sets (or with null removes) a model folder's silhouette prior. Only manifest.json changes, and it
+ * is replaced atomically: the weights and their checksums stay as they are.
+ */
+export async function writeShapePrior(dir: string, prior: z.infer<typeof shapePriorSchema> | null): Promise<ModelManifest> {
+  const { shapePrior: _old, ...rest } = await readModelManifest(dir)
+  const manifest: ModelManifest = prior ? { ...rest, shapePrior: shapePriorSchema.parse(prior) } : rest
+  await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n')
+  return manifest
 }
 
 /** Reads one file of a model folder and checks it against the manifest's sha256. */

@@ -26,6 +26,7 @@ import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
 import type { LightOrigin } from '../shared/project'
 import { applyShadingCue, litSide, objectShading, type ObjectShading } from './shading-cue'
+import { mixShapePrior, type ShapePrior } from './shape-prior'
 import { applyLightPrior, castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
@@ -106,6 +107,11 @@ export interface GenerateShadowOptions {
    * steers.
    */
   lightFromAttention?: boolean
+  /**
+   * The silhouette prior mixed into a cast-frame model's darkening in each direction
+   * (shape-prior.ts); default: the model's own (manifest `shapePrior`), null: none.
+   */
+  shapePrior?: ShapePrior | null
 }
 
 /** The direction a cast-frame model was given, and where it came from. */
@@ -493,18 +499,19 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
       if (estimate.source === 'default' && posterior && mode) {
         const spread = hedgeDirections(posterior)
         cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, spread, ...litFrom }
-        return { attention: first.attention, darkening: await shadeSpread(engine, batch, first.attention, spread), cast }
+        return { attention: first.attention, darkening: await shadeSpread(engine, batch, first.attention, spread, options.shapePrior), cast }
       }
     }
   }
-  return { attention: first.attention, darkening: (await shadeCasts(engine, batch, first.attention, [cast.angle]))[0], cast }
+  return { attention: first.attention, darkening: (await shadeCasts(engine, batch, first.attention, [cast.angle], options.shapePrior))[0], cast }
 }
 
 /**
  * A cast-frame model's darkenings cast in each of `angles`, in one batch: the input turned so that
- * each falls down, the results turned back.
+ * each falls down, the results turned back, each mixed with the object's projected silhouette in
+ * the same direction (`shapePrior`; undefined: the model's own, null: none).
  */
-async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, angles: number[]): Promise<Float32Array[]> {
+async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, angles: number[], shapePriorOption?: ShapePrior | null): Promise<Float32Array[]> {
   const S = engine.size
   const n = angles.length
   const inputs = new Float32Array(n * S * S * 4)
@@ -515,13 +522,18 @@ async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: 
     rotateSquare(attention, S, 2, turn, 'clamp', maps.subarray(k * S * S * 2, (k + 1) * S * S * 2))
   })
   const dark = engine.shade ? await engine.shade(inputs, maps, n) : (await engine.infer(inputs, n)).darkening
-  return angles.map((angle, k) => rotateSquare(dark.subarray(k * S * S * 3, (k + 1) * S * S * 3), S, 3, -castFrameRotation(angle), 'zero'))
+  const turnedBack = angles.map((angle, k) => rotateSquare(dark.subarray(k * S * S * 3, (k + 1) * S * S * 3), S, 3, -castFrameRotation(angle), 'zero'))
+  const shapePrior = shapePriorOption === undefined ? (engine.manifest.shapePrior ?? null) : shapePriorOption
+  if (!shapePrior) return turnedBack
+  const object = new Float32Array(S * S)
+  for (let i = 0; i < S * S; i++) object[i] = batch[i * 4 + 3]
+  return turnedBack.map((d, k) => mixShapePrior(d, object, S, angles[k], shapePrior))
 }
 
 /** The weighted mean of the darkenings cast in each direction of `spread` (weights sum to 1). */
-async function shadeSpread(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, spread: { angle: number; weight: number }[]): Promise<Float32Array> {
+async function shadeSpread(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, spread: { angle: number; weight: number }[], shapePrior?: ShapePrior | null): Promise<Float32Array> {
   const sum = new Float32Array(engine.size * engine.size * 3)
-  const darks = await shadeCasts(engine, batch, attention, spread.map((d) => d.angle))
+  const darks = await shadeCasts(engine, batch, attention, spread.map((d) => d.angle), shapePrior)
   spread.forEach(({ weight }, k) => {
     const d = darks[k]
     for (let i = 0; i < sum.length; i++) sum[i] += weight * d[i]

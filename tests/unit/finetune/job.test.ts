@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import * as tf from '@tensorflow/tfjs'
 import { runFinetune, type FinetuneEvent } from '../../../src/jobs/finetune/job'
-import { loadTfjsModel, readModelManifest } from '../../../src/engine/model-dir'
+import { loadTfjsModel, readModelManifest, writeShapePrior } from '../../../src/engine/model-dir'
 import { NO_AUGMENT } from '../../../src/engine/train/data'
 import { writePairFolder, writeTinyModel } from './fixtures'
 
@@ -66,6 +66,26 @@ describe('fine-tune job', () => {
     expect(step.etaSeconds).toBeGreaterThanOrEqual(0)
     expect(Number.isFinite(step.losses.total)).toBe(true)
     expect(tf.memory().numTensors).toBeLessThan(50)
+  })
+
+  it("keeps the base model's silhouette prior, with the length and tint of its pairs' own shadows", async () => {
+    const withPrior = join(root, 'base-with-prior')
+    await fs.cp(base, withPrior, { recursive: true })
+    const basePrior = { modelGain: 0.8, weight: 0.5, lengthPerHeight: 3, darkening: [0.9, 0.9, 0.9] as [number, number, number] }
+    await writeShapePrior(withPrior, basePrior)
+    const out = join(root, 'with-prior')
+    const r = await runFinetune({ ...quick, pairsDir: pairs, outDir: out, fromModelDir: withPrior, steps: 1, lr: 1e-3, validateEverySteps: 100 })
+    expect(r.status).toBe('finished')
+    const prior = (await readModelManifest(out)).shapePrior
+    expect(prior?.modelGain).toBe(0.8)
+    expect(prior?.weight).toBe(0.5)
+    // measured on the fixture pairs' shadows, not the base's values
+    expect(prior?.lengthPerHeight).not.toBe(3)
+    expect(prior?.lengthPerHeight).toBeGreaterThan(0)
+    expect(prior?.darkening[0]).toBeLessThan(0.9)
+    expect(prior?.darkening[0]).toBeGreaterThan(0.05)
+    // a base without one gives a model without one
+    expect((await readModelManifest(join(root, 'few'))).shapePrior).toBeUndefined()
   })
 
   it('the training loss falls on a tiny set', async () => {

@@ -1,0 +1,111 @@
+/**
+ * Fits a cast-frame model's silhouette prior (src/engine/shape-prior.ts) and, with --write, puts it
+ * in the model's manifest.
+ *
+ *   npx tsx scripts/fit-shape-prior.ts --model DIR --train data/synth-train-v4 --tune data/synth-tune-v4 [--write]
+ *       [--train-limit 300] [--tune-limit 300] [--lights default,truth] [--gain A --weight B]
+ *
+ * 1. The projection's length (object heights from the foot) and per-channel darkening are the
+ *    medians of the training pairs' own shadows (the geometric baseline's estimate, run on each
+ *    pair's object and object-shadow masks and its shadowed photo).
+ * 2. The mix darkening = gain * model + weight * projection is scored on the tuning pairs, as
+ *    `umbra shadow` runs the model (no light given: the hedge), for a grid of gains and weights.
+ *    The mix is linear in the darkening, so two pipeline runs per pair (the model alone, the
+ *    projection alone) give every grid point. The rule: the lowest LRMSE among the points whose
+ *    GRMSE is not above the model's own; --gain and --weight override it.
+ * Never give it held-out pairs or real photographs: they measure the result afterwards.
+ */
+import { parseArgs } from 'node:util'
+import { scanPairFolder } from '../src/engine/train/data'
+import { loadEvalSample, truthCastAngle, type EvalSample } from '../src/engine/evaluate'
+import { computeSampleMetrics, meanMetrics, type SampleMetrics } from '../src/engine/metrics'
+import { createShadowEngine } from '../src/engine/inference'
+import { generateShadow } from '../src/engine/pipeline'
+import { readModelManifest, writeShapePrior } from '../src/engine/model-dir'
+import { shadowShapeOf, type ShapePrior } from '../src/engine/shape-prior'
+import type { RawImage } from '../src/core/image'
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    train: { type: 'string' },
+    tune: { type: 'string' },
+    'train-limit': { type: 'string', default: '300' },
+    'tune-limit': { type: 'string', default: '300' },
+    lights: { type: 'string', default: 'default' },
+    gain: { type: 'string' },
+    weight: { type: 'string' },
+    write: { type: 'boolean', default: false },
+  },
+})
+if (!values.model || !values.train || !values.tune) {
+  console.error('usage: npx tsx scripts/fit-shape-prior.ts --model DIR --train PAIRS --tune PAIRS [--write] [--gain A --weight B]')
+  process.exit(2)
+}
+const manifest = await readModelManifest(values.model)
+if (manifest.architecture.castFrame !== 'down') throw new Error(`${values.model} is not a cast-frame model: it takes no direction, so there is nothing to project along`)
+
+async function* trainingSamples(): AsyncGenerator<EvalSample> {
+  for (const entry of (await scanPairFolder(values.train!)).slice(0, Number(values['train-limit']))) yield await loadEvalSample(entry)
+}
+const samples: EvalSample[] = []
+for await (const s of trainingSamples()) samples.push(s)
+const fitted = shadowShapeOf(samples, 20)
+if (!fitted) throw new Error('fewer than 20 training pairs show their object\'s shadow: too few for medians')
+const { pairs: shownPairs, ...shape } = fitted
+console.log(`training pairs with a visible shadow: ${shownPairs}; median length ${shape.lengthPerHeight} object heights, darkening ${shape.darkening.join(' / ')}`)
+
+const GAINS = [0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.3]
+const WEIGHTS = [0, 0.1, 0.2, 0.3, 0.4, 0.5]
+const engine = await createShadowEngine({ modelDir: values.model, runtime: 'onnx' })
+const scores = new Map<string, SampleMetrics[]>()
+const key = (light: string, a: number, b: number) => `${light} ${a} ${b}`
+const mix = (s: EvalSample, model: RawImage, projection: RawImage, a: number, b: number): RawImage => ({
+  ...s.noShadow,
+  data: Uint8Array.from(s.noShadow.data, (v, i) => Math.max(0, Math.min(255, Math.round(v - a * (v - model.data[i]) - b * (v - projection.data[i]))))),
+})
+const lights = values.lights.split(',')
+const tunePairs = (await scanPairFolder(values.tune, { includeHeldOut: true })).slice(0, Number(values['tune-limit']))
+for (const [n, entry] of tunePairs.entries()) {
+  const s = await loadEvalSample(entry)
+  for (const light of lights) {
+    const castAngle = light === 'truth' ? (truthCastAngle(s) ?? undefined) : undefined
+    const run = async (prior: ShapePrior) => (await generateShadow(engine, { image: s.noShadow, mask: s.object }, { layer: false, castAngle, shapePrior: prior })).composite
+    const model = await run({ ...shape, modelGain: 1, weight: 0 })
+    const projection = await run({ ...shape, modelGain: 0, weight: 1 })
+    for (const a of GAINS) {
+      for (const b of WEIGHTS) {
+        const k = key(light, a, b)
+        if (!scores.has(k)) scores.set(k, [])
+        scores.get(k)!.push(computeSampleMetrics(mix(s, model, projection, a, b), s.shadow, s.noShadow, s.objectShadow))
+      }
+    }
+  }
+  if ((n + 1) % 50 === 0) console.error(`${n + 1}/${tunePairs.length} tuning pairs`)
+}
+await engine.dispose()
+
+const mean = (k: string) => meanMetrics(scores.get(k)!)
+for (const light of lights) {
+  console.log(`\n${light === 'truth' ? "each pair's own light" : 'no light given (as umbra shadow runs)'}: GRMSE / LRMSE / BER, rows gain, columns weight`)
+  console.log(['gain'.padEnd(5), ...WEIGHTS.map((b) => `w ${b}`.padEnd(20))].join(' '))
+  for (const a of GAINS) console.log([String(a).padEnd(5), ...WEIGHTS.map((b) => { const m = mean(key(light, a, b)); return `${m.GRMSE.toFixed(2)} / ${m.LRMSE.toFixed(2)} / ${m.BER.toFixed(1)}`.padEnd(20) })].join(' '))
+}
+const own = mean(key(lights[0], 1, 0))
+let choice = { a: 1, b: 0, m: own }
+for (const a of GAINS) {
+  for (const b of WEIGHTS) {
+    const m = mean(key(lights[0], a, b))
+    if (m.GRMSE <= own.GRMSE && m.LRMSE < choice.m.LRMSE) choice = { a, b, m }
+  }
+}
+const gain = values.gain !== undefined ? Number(values.gain) : choice.a
+const weight = values.weight !== undefined ? Number(values.weight) : choice.b
+console.log(`\nthe model alone (${lights[0]}): ${own.GRMSE.toFixed(2)} / ${own.LRMSE.toFixed(2)}; rule's choice: gain ${choice.a}, weight ${choice.b}: ${choice.m.GRMSE.toFixed(2)} / ${choice.m.LRMSE.toFixed(2)}`)
+const prior: ShapePrior = { modelGain: gain, weight, ...shape }
+if (values.write) {
+  await writeShapePrior(values.model, weight === 0 && gain === 1 ? null : prior)
+  console.log(`wrote ${values.model}/manifest.json shapePrior ${JSON.stringify(prior)}`)
+} else {
+  console.log(`not written (give --write): ${JSON.stringify(prior)}`)
+}

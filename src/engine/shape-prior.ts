@@ -1,0 +1,79 @@
+/**
+ * The silhouette prior: the object's outline projected along the cast direction, mixed into the
+ * shadow block's darkening.
+ *
+ * Why: given the direction, the shadow block draws a faint blur where it is unsure of the shadow's
+ * extent (docs/model.md, tenth session), and a plain projection of the silhouette at a typical
+ * length is about as good on its own (tuning split, the pair's own light: the projection 6.25 /
+ * 32.74, the model 6.45 / 31.04, GRMSE / LRMSE). Their errors differ: the projection is sharp and
+ * has the object's shape but a fixed length; the model knows the ground and the scene. Their mix
+ * is better than either on both numbers (docs/model.md, eleventh session). It is applied per cast
+ * direction, before the hedge averages them, so the user's steered light moves it with the model's
+ * shadow.
+ *
+ * It belongs to a model: the manifest's `shapePrior` (model-dir.ts), written by
+ * `scripts/fit-shape-prior.ts`, whose length and darkening are medians over training pairs and
+ * whose two weights are chosen on the tuning split, never on held-out pairs or real photographs.
+ * A model without one gets its own darkening alone.
+ */
+
+import type { RawImage } from '../core/image'
+import { estimateLight, projectSilhouette } from './baselines'
+
+export interface ShapePrior {
+  /** darkening = modelGain * model + weight * projection, clipped to [0, 1]. */
+  modelGain: number
+  /** The projection's share (see modelGain). */
+  weight: number
+  /** The shadow's reach per unit of object height (image pixels), from the foot: |k| of the geometric baseline. */
+  lengthPerHeight: number
+  /** Per-channel darkening inside the projected silhouette (R, G, B): shadows are lit by the blue sky. */
+  darkening: [number, number, number]
+}
+
+/**
+ * The projection's darkening (S x S x 3, in [0, 1]) for an object coverage mask (S x S, the model
+ * input's channel 3) cast at `angle` (radians, image x right, y down).
+ */
+export function silhouetteDarkening(object: Float32Array, S: number, angle: number, prior: ShapePrior): Float32Array {
+  const k: [number, number] = [prior.lengthPerHeight * Math.cos(angle), prior.lengthPerHeight * Math.sin(angle)]
+  const matte = projectSilhouette(S, S, (i) => object[i] > 0.5, k)
+  const out = new Float32Array(S * S * 3)
+  for (let i = 0; i < S * S; i++) {
+    const m = matte[i]
+    if (m <= 0) continue
+    for (let c = 0; c < 3; c++) out[i * 3 + c] = prior.darkening[c] * m
+  }
+  return out
+}
+
+/** Mixes the projection into the model's darkening (S x S x 3) for one direction, in place; returns it. */
+export function mixShapePrior(darkening: Float32Array, object: Float32Array, S: number, angle: number, prior: ShapePrior): Float32Array {
+  const projected = prior.weight > 0 ? silhouetteDarkening(object, S, angle, prior) : null
+  for (let i = 0; i < darkening.length; i++) {
+    const d = prior.modelGain * darkening[i] + (projected ? prior.weight * projected[i] : 0)
+    darkening[i] = d < 0 ? 0 : d > 1 ? 1 : d
+  }
+  return darkening
+}
+
+/**
+ * The projection's length and darkening from pairs with their shadow: the medians of each pair's
+ * own shadow (the geometric baseline's estimate run on the object, its shadow mask and the shadowed
+ * photo). null when fewer than `minPairs` show their object's shadow. Used to fit a model's prior
+ * (scripts/fit-shape-prior.ts) and by fine-tuning, so a fine-tuned model's prior has its pairs'
+ * shadows (a low sun's long ones, a coloured light's tint).
+ */
+export function shadowShapeOf(pairs: Iterable<{ shadow: RawImage; object: RawImage; objectShadow: RawImage }>, minPairs: number): (Pick<ShapePrior, 'lengthPerHeight' | 'darkening'> & { pairs: number }) | null {
+  const lengths: number[] = []
+  const darks: number[][] = [[], [], []]
+  for (const p of pairs) {
+    const own = estimateLight(p.shadow, p.object, p.objectShadow)
+    if (!own.fromScene) continue
+    lengths.push(Math.hypot(own.k[0], own.k[1]))
+    own.darkening.forEach((d, c) => darks[c].push(d))
+  }
+  if (lengths.length < minPairs) return null
+  const median = (v: number[]) => Number([...v].sort((a, b) => a - b)[v.length >> 1].toFixed(3))
+  return { lengthPerHeight: median(lengths), darkening: [median(darks[0]), median(darks[1]), median(darks[2])], pairs: lengths.length }
+}

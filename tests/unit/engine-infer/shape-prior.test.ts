@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as tf from '@tensorflow/tfjs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { mixShapePrior, silhouetteDarkening, type ShapePrior } from '../../../src/engine/shape-prior'
+import { readModelManifest, verifyModelDir, writeShapePrior } from '../../../src/engine/model-dir'
+import { createShadowEngine } from '../../../src/engine/inference'
+import { generateShadow } from '../../../src/engine/pipeline'
+import type { RawImage } from '../../../src/core/image'
+import { writeGeometricShadowModel } from '../../helpers/geometric-shadow-model'
+
+const S = 64
+const PRIOR: ShapePrior = { modelGain: 0.9, weight: 0.3, lengthPerHeight: 1, darkening: [0.5, 0.4, 0.3] }
+
+/** A 6 px wide, 20 px tall post standing on row 39 of an S x S coverage mask. */
+function post(): Float32Array {
+  const m = new Float32Array(S * S)
+  for (let y = 20; y < 40; y++) for (let x = 29; x < 35; x++) m[y * S + x] = 1
+  return m
+}
+
+/** Summed first-channel darkening in [x0,x1) x [y0,y1). */
+function sumIn(d: Float32Array, x0: number, y0: number, x1: number, y1: number): number {
+  let t = 0
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) t += d[(y * S + x) * 3]
+  return t
+}
+
+describe('the silhouette prior (shape-prior.ts)', () => {
+  it('projects the object from its foot along the cast direction, about lengthPerHeight heights long, with its per-channel darkening', () => {
+    const right = silhouetteDarkening(post(), S, 0, PRIOR)
+    // cast to the right (a ground seen edge-on: a thin band along the foot's row): the ground right
+    // of the foot darkens, the left and the sky above do not
+    expect(sumIn(right, 36, 34, 58, 44)).toBeGreaterThan(5)
+    expect(sumIn(right, 0, 0, 22, S)).toBe(0)
+    expect(sumIn(right, 0, 0, S, 12)).toBe(0)
+    // reach: one object height (20 px) beyond the post, not twice that
+    expect(sumIn(right, 48, 34, 56, 44)).toBeGreaterThan(0)
+    expect(sumIn(right, 62, 0, S, S)).toBe(0)
+    const down = silhouetteDarkening(post(), S, Math.PI / 2, PRIOR)
+    expect(sumIn(down, 26, 41, 38, 62)).toBeGreaterThan(40)
+    expect(sumIn(down, 42, 0, S, S)).toBe(0)
+    // per-channel density: the prior's darkening where the shadow is solid
+    let max = [0, 0, 0]
+    for (let i = 0; i < S * S; i++) max = max.map((m, c) => Math.max(m, down[i * 3 + c]))
+    expect(max[0]).toBeCloseTo(0.5, 1)
+    expect(max[1] / max[0]).toBeCloseTo(0.8, 5)
+    expect(max[2] / max[0]).toBeCloseTo(0.6, 5)
+
+  })
+
+  it('mixes as gain * model + weight * projection, clipped to [0, 1]; weight 0 and gain 1 leave the model as it is', () => {
+    const model = new Float32Array(S * S * 3).fill(0.2)
+    const projected = silhouetteDarkening(post(), S, 0, PRIOR)
+    const mixed = mixShapePrior(Float32Array.from(model), post(), S, 0, PRIOR)
+    for (const i of [0, (38 * S + 45) * 3, (38 * S + 45) * 3 + 2]) expect(mixed[i]).toBeCloseTo(0.9 * 0.2 + 0.3 * projected[i], 6)
+    expect(mixShapePrior(Float32Array.from(model), post(), S, 0, { ...PRIOR, modelGain: 1, weight: 0 })).toEqual(model)
+    const strong = mixShapePrior(new Float32Array(S * S * 3).fill(0.9), post(), S, 0, { ...PRIOR, modelGain: 1, weight: 1 })
+    expect(Math.max(...strong)).toBe(1)
+  })
+})
+
+describe('a model folder with a silhouette prior', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'umbra-shape-prior-'))
+    await tf.setBackend('cpu')
+    await writeGeometricShadowModel(join(dir, 'm'), 32, { castFrame: true })
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  const width = 240
+  const height = 240
+  function scene(): { image: RawImage; mask: RawImage } {
+    const image: RawImage = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(180) }
+    const mask: RawImage = { width, height, channels: 1, data: new Uint8Array(width * height) }
+    for (let y = 100; y < 140; y++) for (let x = 110; x < 130; x++) mask.data[y * width + x] = 255
+    return { image, mask }
+  }
+  const darkening = (c: RawImage) => c.data.reduce((t, v) => t + (180 - v), 0)
+
+  it('keeps its weights and checksums when the prior is written, and the pipeline mixes it in unless told not to', async () => {
+    const m = join(dir, 'm')
+    const weightsBefore = readFileSync(join(m, 'weights.bin'))
+    const without = await createShadowEngine({ modelDir: m, runtime: 'onnx', threads: 1 })
+    const plain = await generateShadow(without, scene(), { layer: false, castAngle: 0 })
+    await without.dispose()
+
+    await writeShapePrior(m, PRIOR)
+    expect((await readModelManifest(m)).shapePrior).toEqual(PRIOR)
+    await verifyModelDir(m) // the files still match their checksums
+    expect(readFileSync(join(m, 'weights.bin'))).toEqual(weightsBefore)
+
+    const engine = await createShadowEngine({ modelDir: m, runtime: 'onnx', threads: 1 })
+    try {
+      const mixed = await generateShadow(engine, scene(), { layer: false, castAngle: 0 })
+      const off = await generateShadow(engine, scene(), { layer: false, castAngle: 0, shapePrior: null })
+      expect(off.composite.data).toEqual(plain.composite.data)
+      expect(mixed.composite.data).not.toEqual(plain.composite.data)
+      expect(darkening(mixed.composite)).toBeGreaterThan(0)
+    } finally {
+      await engine.dispose()
+    }
+    await writeShapePrior(m, null)
+    expect((await readModelManifest(m)).shapePrior).toBeUndefined()
+  })
+
+  it('refuses a prior with a darkening outside [0, 1]', async () => {
+    await expect(writeShapePrior(join(dir, 'm'), { ...PRIOR, darkening: [1.5, 0.4, 0.3] })).rejects.toThrow()
+  })
+})
