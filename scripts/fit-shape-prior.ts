@@ -3,7 +3,8 @@
  * in the model's manifest.
  *
  *   npx tsx scripts/fit-shape-prior.ts --model DIR --train data/synth-train-v4 --tune data/synth-tune-v4 [--write]
- *       [--train-limit 300] [--tune-limit 300] [--lights default,truth] [--gain A --weight B]
+ *       [--train-limit 300] [--tune-limit 300] [--lights default,truth] [--gains 0.7,0.8,...] [--weights 0,0.1,...]
+ *       [--gain A --weight B]
  *
  * 1. The projection's length (object heights from the foot) and per-channel darkening are the
  *    medians of the training pairs' own shadows (the geometric baseline's estimate, run on each
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     'train-limit': { type: 'string', default: '300' },
     'tune-limit': { type: 'string', default: '300' },
     lights: { type: 'string', default: 'default' },
+    gains: { type: 'string', default: '0.7,0.8,0.9,1,1.1,1.2,1.3' },
+    weights: { type: 'string', default: '0,0.1,0.2,0.3,0.4,0.5' },
     gain: { type: 'string' },
     weight: { type: 'string' },
     write: { type: 'boolean', default: false },
@@ -55,8 +58,10 @@ if (!fitted) throw new Error('fewer than 20 training pairs show their object\'s 
 const { pairs: shownPairs, ...shape } = fitted
 console.log(`training pairs with a visible shadow: ${shownPairs}; median length ${shape.lengthPerHeight} object heights, darkening ${shape.darkening.join(' / ')}`)
 
-const GAINS = [0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.3]
-const WEIGHTS = [0, 0.1, 0.2, 0.3, 0.4, 0.5]
+const numbers = (list: string) => list.split(',').map(Number)
+// The model alone (gain 1, weight 0) is always scored: the rule compares against it.
+const GAINS = [...new Set([1, ...numbers(values.gains)])].sort((a, b) => a - b)
+const WEIGHTS = [...new Set([0, ...numbers(values.weights)])].sort((a, b) => a - b)
 const engine = await createShadowEngine({ modelDir: values.model, runtime: 'onnx' })
 const scores = new Map<string, SampleMetrics[]>()
 const key = (light: string, a: number, b: number) => `${light} ${a} ${b}`
