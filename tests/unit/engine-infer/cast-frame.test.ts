@@ -10,6 +10,7 @@ import { createShadowEngine, type ShadowEngine } from '../../../src/engine/infer
 import { generateShadow } from '../../../src/engine/pipeline'
 import type { RawImage } from '../../../src/core/image'
 import { writeGeometricShadowModel } from '../../helpers/geometric-shadow-model'
+import { greySceneWithPost } from './test-models'
 
 const S = 32
 
@@ -205,12 +206,7 @@ describe('generateShadow with a cast-frame model', () => {
 
   const width = 240
   const height = 240
-  function scene(): { image: RawImage; mask: RawImage } {
-    const image: RawImage = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(180) }
-    const mask: RawImage = { width, height, channels: 1, data: new Uint8Array(width * height) }
-    for (let y = 100; y < 140; y++) for (let x = 110; x < 130; x++) mask.data[y * width + x] = 255
-    return { image, mask }
-  }
+  const scene = () => greySceneWithPost(width, height)
   /** Summed darkening in a box beside the object. */
   function darkIn(c: RawImage, x0: number, y0: number, x1: number, y1: number): number {
     let d = 0

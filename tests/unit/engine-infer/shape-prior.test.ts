@@ -9,6 +9,7 @@ import { createShadowEngine } from '../../../src/engine/inference'
 import { generateShadow } from '../../../src/engine/pipeline'
 import type { RawImage } from '../../../src/core/image'
 import { writeGeometricShadowModel } from '../../helpers/geometric-shadow-model'
+import { greySceneWithPost } from './test-models'
 
 const S = 64
 const PRIOR: ShapePrior = { modelGain: 0.9, weight: 0.3, lengthPerHeight: 1, darkening: [0.5, 0.4, 0.3] }
@@ -72,12 +73,7 @@ describe('a model folder with a silhouette prior', () => {
 
   const width = 240
   const height = 240
-  function scene(): { image: RawImage; mask: RawImage } {
-    const image: RawImage = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(180) }
-    const mask: RawImage = { width, height, channels: 1, data: new Uint8Array(width * height) }
-    for (let y = 100; y < 140; y++) for (let x = 110; x < 130; x++) mask.data[y * width + x] = 255
-    return { image, mask }
-  }
+  const scene = () => greySceneWithPost(width, height)
   const darkening = (c: RawImage) => c.data.reduce((t, v) => t + (180 - v), 0)
 
   it('keeps its weights and checksums when the prior is written, and the pipeline mixes it in unless told not to', async () => {

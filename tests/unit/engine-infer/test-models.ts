@@ -3,6 +3,7 @@
  * outputs), for exporter, runtime and pipeline tests that must not wait for the real architecture.
  */
 import * as tf from '@tensorflow/tfjs'
+import type { RawImage } from '../../../src/core/image'
 
 type ST = tf.SymbolicTensor
 
@@ -68,4 +69,15 @@ export function testInput(size: number, n = 1, seed = 3): Float32Array {
     }
   }
   return out
+}
+
+/**
+ * A plain grey (180) photo with a 20 x 40 px object standing at (110..130, 100..140), and its mask:
+ * the pipeline tests' scene, where any darkening is the shadow's.
+ */
+export function greySceneWithPost(width = 240, height = 240): { image: RawImage; mask: RawImage } {
+  const image: RawImage = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(180) }
+  const mask: RawImage = { width, height, channels: 1, data: new Uint8Array(width * height) }
+  for (let y = 100; y < 140; y++) for (let x = 110; x < 130; x++) mask.data[y * width + x] = 255
+  return { image, mask }
 }
