@@ -463,11 +463,7 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     const darkening = engine.shade ? await engine.shade(batch, first.attention, 1) : first.darkening
     return { attention: first.attention, darkening, cast: null }
   }
-  const objectMask = () => {
-    const object = new Float32Array(S * S)
-    for (let i = 0; i < S * S; i++) object[i] = batch[i * 4 + 3]
-    return object
-  }
+  const objectMask = () => objectCoverage(batch, S)
   let cast: CastUsed = { angle: DEFAULT_CAST_ANGLE, source: 'default' }
   if (options.castAngle !== undefined && Number.isFinite(options.castAngle)) {
     cast = { angle: options.castAngle, source: 'user' }
@@ -525,9 +521,15 @@ async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: 
   const turnedBack = angles.map((angle, k) => rotateSquare(dark.subarray(k * S * S * 3, (k + 1) * S * S * 3), S, 3, -castFrameRotation(angle), 'zero'))
   const shapePrior = shapePriorOption === undefined ? (engine.manifest.shapePrior ?? null) : shapePriorOption
   if (!shapePrior) return turnedBack
+  const object = objectCoverage(batch, S)
+  return turnedBack.map((d, k) => mixShapePrior(d, object, S, angles[k], shapePrior))
+}
+
+/** The object mask (area coverage) of a model input: its channel 3. */
+function objectCoverage(batch: Float32Array, S: number): Float32Array {
   const object = new Float32Array(S * S)
   for (let i = 0; i < S * S; i++) object[i] = batch[i * 4 + 3]
-  return turnedBack.map((d, k) => mixShapePrior(d, object, S, angles[k], shapePrior))
+  return object
 }
 
 /** The weighted mean of the darkenings cast in each direction of `spread` (weights sum to 1). */
