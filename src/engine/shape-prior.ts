@@ -4,7 +4,7 @@
  *
  * Why: given the direction, the shadow block draws a faint blur where it is unsure of the shadow's
  * extent (docs/model.md, tenth session), and a plain projection of the silhouette at a typical
- * length is about as good on its own (tuning split, the pair's own light: the projection 6.25 /
+ * length is about as good on its own (150 tuning pairs, the pair's own light: the projection 6.25 /
  * 32.74, the model 6.45 / 31.04, GRMSE / LRMSE). Their errors differ: the projection is sharp and
  * has the object's shape but a fixed length; the model knows the ground and the scene. Their mix
  * is better than either on both numbers (docs/model.md, eleventh session). It is applied per cast
