@@ -61,8 +61,7 @@ export function mixShapePrior(darkening: Float32Array, object: Float32Array, S: 
  * The projection's length and darkening from pairs with their shadow: the medians of each pair's
  * own shadow (the geometric baseline's estimate run on the object, its shadow mask and the shadowed
  * photo). null when fewer than `minPairs` show their object's shadow. Used to fit a model's prior
- * (scripts/fit-shape-prior.ts) and by fine-tuning, so a fine-tuned model's prior has its pairs'
- * shadows (a low sun's long ones, a coloured light's tint).
+ * (scripts/fit-shape-prior.ts).
  */
 export function shadowShapeOf(pairs: Iterable<{ shadow: RawImage; object: RawImage; objectShadow: RawImage }>, minPairs: number): (Pick<ShapePrior, 'lengthPerHeight' | 'darkening'> & { pairs: number }) | null {
   const lengths: number[] = []
