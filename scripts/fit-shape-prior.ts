@@ -48,11 +48,8 @@ if (!values.model || !values.train || !values.tune) {
 const manifest = await readModelManifest(values.model)
 if (manifest.architecture.castFrame !== 'down') throw new Error(`${values.model} is not a cast-frame model: it takes no direction, so there is nothing to project along`)
 
-async function* trainingSamples(): AsyncGenerator<EvalSample> {
-  for (const entry of (await scanPairFolder(values.train!)).slice(0, Number(values['train-limit']))) yield await loadEvalSample(entry)
-}
 const samples: EvalSample[] = []
-for await (const s of trainingSamples()) samples.push(s)
+for (const entry of (await scanPairFolder(values.train)).slice(0, Number(values['train-limit']))) samples.push(await loadEvalSample(entry))
 const fitted = shadowShapeOf(samples, 20)
 if (!fitted) throw new Error('fewer than 20 training pairs show their object\'s shadow: too few for medians')
 const { pairs: shownPairs, ...shape } = fitted

@@ -23,6 +23,7 @@ import type * as tf from '@tensorflow/tfjs'
 import { UserError } from '../core/errors'
 import { writeDirAtomic, writeFileAtomic } from '../core/atomic'
 import { exportLayersModelToOnnx, ONNX_OPSET } from './onnx/export'
+import { shapePriorSchema, type ShapePrior } from './shape-prior'
 
 export const MODEL_FORMAT_VERSION = 1
 export const MANIFEST_FILE = 'manifest.json'
@@ -42,14 +43,6 @@ const trainingSummarySchema = z.looseObject({
   attentionPositiveCap: z.number().positive().optional(),
   /** Fine-tuned models: the light of their pairs (cast-frame.ts LightPrior), which the pipeline weighs the direction belief by. */
   lightPrior: z.object({ angleDeg: z.number().finite(), kappa: z.number().finite().nonnegative(), pairs: z.number().int().positive() }).optional(),
-})
-
-/** shape-prior.ts ShapePrior: the silhouette projection a cast-frame model's darkening is mixed with. */
-export const shapePriorSchema = z.object({
-  modelGain: z.number().finite().nonnegative(),
-  weight: z.number().finite().nonnegative(),
-  lengthPerHeight: z.number().finite().positive(),
-  darkening: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]),
 })
 
 /** What the caller of saveModelDir provides; files, checksums and ONNX facts are filled in. */
@@ -222,7 +215,7 @@ export async function readModelManifest(dir: string): Promise<ModelManifest> {
  * Sets (or with null removes) a model folder's silhouette prior. Only manifest.json changes, and it
  * is replaced atomically: the weights and their checksums stay as they are.
  */
-export async function writeShapePrior(dir: string, prior: z.infer<typeof shapePriorSchema> | null): Promise<ModelManifest> {
+export async function writeShapePrior(dir: string, prior: ShapePrior | null): Promise<ModelManifest> {
   const { shapePrior: _old, ...rest } = await readModelManifest(dir)
   const manifest: ModelManifest = prior ? { ...rest, shapePrior: shapePriorSchema.parse(prior) } : rest
   await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n')

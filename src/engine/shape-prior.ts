@@ -17,19 +17,23 @@
  * A model without one gets its own darkening alone.
  */
 
+import { z } from 'zod'
 import type { RawImage } from '../core/image'
 import { estimateLight, projectSilhouette } from './baselines'
 
-export interface ShapePrior {
+/** A model's silhouette prior, as its manifest keeps it (model-dir.ts `shapePrior`). */
+export const shapePriorSchema = z.object({
   /** darkening = modelGain * model + weight * projection, clipped to [0, 1]. */
-  modelGain: number
+  modelGain: z.number().finite().nonnegative(),
   /** The projection's share (see modelGain). */
-  weight: number
+  weight: z.number().finite().nonnegative(),
   /** The shadow's reach per unit of object height (image pixels), from the foot: |k| of the geometric baseline. */
-  lengthPerHeight: number
+  lengthPerHeight: z.number().finite().positive(),
   /** Per-channel darkening inside the projected silhouette (R, G, B): shadows are lit by the blue sky. */
-  darkening: [number, number, number]
-}
+  darkening: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]),
+})
+
+export type ShapePrior = z.infer<typeof shapePriorSchema>
 
 /**
  * The projection's darkening (S x S x 3, in [0, 1]) for an object coverage mask (S x S, the model
