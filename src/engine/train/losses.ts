@@ -177,18 +177,26 @@ export const DIRECTION_LABEL_KAPPA = 10
  */
 export function viewLoss(outputs: { attention: tf.Tensor4D; direction: tf.Tensor4D }, view: ViewTensors, attentionWeight?: tf.Tensor4D, attentionPositiveCap?: number): { attention: tf.Scalar; direction: tf.Scalar } {
   const attention = balancedBce(outputs.attention, view.attention, attentionWeight, attentionPositiveCap)
-  const bins = outputs.direction.shape[3]
+  return { attention, direction: directionLoss(outputs.direction, view.direction, view.directionKnown) }
+}
+
+/**
+ * The direction output's loss (viewLoss): the KL divergence from the soft label around each known
+ * direction (`direction`: [B,2] unit vectors, `known`: [B,1] 1 where known) to the belief (softmax
+ * of the cells' mean logits, `logits` [B,h,w,K]), over that of a uniform belief.
+ */
+export function directionLoss(logits: tf.Tensor4D, direction: tf.Tensor2D, known: tf.Tensor2D): tf.Scalar {
+  const bins = logits.shape[3]
   const angles = Array.from({ length: bins }, (_, k) => (2 * Math.PI * k) / bins)
-  const [cos, sin] = tf.split(view.direction, 2, 1) // [B,1] each
+  const [cos, sin] = tf.split(direction, 2, 1) // [B,1] each
   const similarity = tf.add(tf.mul(cos, tf.tensor2d(angles.map(Math.cos), [1, bins])), tf.mul(sin, tf.tensor2d(angles.map(Math.sin), [1, bins]))) // cos(bin - angle)
   const label = tf.softmax(tf.mul(similarity, DIRECTION_LABEL_KAPPA)) // [B,K]
   const logLabel = tf.log(tf.maximum(label, 1e-12))
-  const logPosterior = tf.logSoftmax(tf.mean(outputs.direction, [1, 2])) // [B,K]
+  const logPosterior = tf.logSoftmax(tf.mean(logits, [1, 2])) // [B,K]
   const kl = tf.sum(tf.mul(label, tf.sub(logLabel, logPosterior)), -1, true) // [B,1]
   const klUniform = tf.sum(tf.mul(label, tf.add(logLabel, Math.log(bins))), -1, true)
   // A batch with no known direction gives 0 (0 / 1e-6), not 0 / 0.
-  const direction = tf.div(tf.sum(tf.mul(kl, view.directionKnown)), tf.maximum(tf.sum(tf.mul(klUniform, view.directionKnown)), 1e-6)) as tf.Scalar
-  return { attention, direction }
+  return tf.div(tf.sum(tf.mul(kl, known)), tf.maximum(tf.sum(tf.mul(klUniform, known)), 1e-6)) as tf.Scalar
 }
 
 export function discriminatorInput(batch: BatchTensors, judged: tf.Tensor4D): tf.Tensor4D {
