@@ -188,18 +188,29 @@ export function rightwardMass(posterior: Float64Array): number {
 }
 
 /**
- * The cue is named to the user (CastUsed.litFrom, the Light panel) only when it moved at least
- * this much of the belief between left and right: a faint slope that changed nothing is not news.
+ * The cue is named to the user (CastUsed.litFrom, the Light panel) only when, on its own, it would
+ * move at least this much of a belief that knows nothing between left and right: a faint slope is
+ * not news.
  */
 export const MIN_REPORTED_SHIFT = 0.1
 
 /**
- * The side the object looks lit from, when the slope across it alone (not the rim, which moves the
- * belief up and down and can shift an uneven belief sideways too) moves at least MIN_REPORTED_SHIFT
- * of the belief between left and right; else null.
+ * The side the object looks lit from, when the slope across it reads clearly (alone, it would move
+ * at least MIN_REPORTED_SHIFT of a uniform belief between left and right) and the belief weighed by
+ * it puts most of the shadow on the other side; else null. The rim is left out: it moves the belief
+ * up and down, and can shift an uneven belief sideways too.
+ *
+ * Measured against the uniform belief, not the model's own: a direction output that already reads
+ * the same shading (the twelfth session's retrained head does, on a plain floor) would otherwise
+ * hide the reason the shadow falls where it does.
  */
 export function litSide(belief: Float64Array, shading: ObjectShading, weights: ShadingCueWeights = SHADING_CUE_WEIGHTS): 'left' | 'right' | null {
   if (shading.x === 0) return null
-  const moved = Math.abs(rightwardMass(applyShadingCue(belief, { ...shading, rim: 0 }, weights)) - rightwardMass(belief))
-  return moved >= MIN_REPORTED_SHIFT ? (shading.x > 0 ? 'right' : 'left') : null
+  const slopeOnly = { ...shading, rim: 0 }
+  const uniform = new Float64Array(belief.length).fill(1 / belief.length)
+  if (Math.abs(rightwardMass(applyShadingCue(uniform, slopeOnly, weights)) - 0.5) < MIN_REPORTED_SHIFT) return null
+  const rightward = rightwardMass(applyShadingCue(belief, slopeOnly, weights))
+  // Lit from the right (x > 0): the shadow should mostly fall left.
+  const follows = shading.x > 0 ? rightward < 0.5 : rightward > 0.5
+  return follows ? (shading.x > 0 ? 'right' : 'left') : null
 }

@@ -124,11 +124,22 @@ describe('weighing the belief by the shading', () => {
     const backlit = applyShadingCue(belief, { x: 0, rim: 0.6, pixels: 100 })
     expect(backlit[4] / backlit[12]).toBeCloseTo(Math.exp(2 * SHADING_CUE_WEIGHTS.rim * 0.6), 6)
     expect(backlit[0] / backlit[8]).toBeCloseTo(1, 12)
-    // The side is named when the slope moved the belief across; a rim alone never names one, even
-    // where it shifts an uneven belief (down-right likelier than up-left) sideways.
+    // The side is named when the slope reads clearly and the weighed belief follows it; a rim alone
+    // never names one, even where it shifts an uneven belief (down-right likelier than up-left) sideways.
     expect(litSide(belief, { x: 0.8, rim: 0, pixels: 100 })).toBe('right')
     expect(litSide(belief, { x: -0.8, rim: 0, pixels: 100 })).toBe('left')
     expect(litSide(belief, { x: 0.02, rim: 0, pixels: 100 })).toBeNull()
+    // A belief already sure of the side the shading implies still gets the reason named...
+    const sureLeft = new Float64Array(16)
+    sureLeft[8] = 0.95 // left
+    sureLeft[0] = 0.05 // right
+    expect(litSide(sureLeft, { x: 0.8, rim: 0, pixels: 100 })).toBe('right')
+    // ...but not one sure of the other side, which the slope does not overturn.
+    const sureRight = new Float64Array(16)
+    sureRight[0] = 0.999
+    sureRight[8] = 0.001
+    expect(rightwardMass(applyShadingCue(sureRight, { x: 0.8, rim: 0, pixels: 100 }))).toBeGreaterThan(0.5)
+    expect(litSide(sureRight, { x: 0.8, rim: 0, pixels: 100 })).toBeNull()
     const uneven = new Float64Array(16)
     uneven[2] = 0.5 // down-right
     uneven[10] = 0.5 // up-left
