@@ -37,8 +37,8 @@ if (!values.train || !values.val || !values.out) throw new Error('--train DIR --
 
 const backend = await initTfBackend('wasm')
 const { model: generator, manifest } = await loadTfjsModel(values.model!)
-if (manifest.architecture.castFrame !== 'down' || !manifest.architecture.directionBins) throw new Error(`${values.model} has no direction output (a cast-frame model with directionBins)`)
 const S = manifest.inputSize
+// Throws for a model without the bins output (only cast-frame models have one).
 const trainer = createDirectionHeadTrainer(generator)
 
 /** The head's input for `views` views of each pair whose shadow direction is known (augmented: as the trainer makes them). */
@@ -75,6 +75,7 @@ const val = await prepare(valEntries, 1, false, rng)
 console.log(`backend ${backend.backend}; ${train.evidence.length} training views of ${trainEntries.length} pairs, ${val.evidence.length} validation views; prepared in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 
 const batch = Number(values.batch)
+if (!(train.evidence.length >= batch)) throw new Error(`${train.evidence.length} training views with a visible shadow: fewer than one batch of ${batch} (give more pairs, --views or a smaller --batch)`)
 const epochs = Number(values.epochs)
 const lr0 = Number(values.lr)
 const baseLoss = trainer.loss(val, batch)

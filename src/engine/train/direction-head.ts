@@ -4,7 +4,7 @@
  * The direction head (architecture.ts: `dir_down*`, `dir_mix`, `direction_bins`) reads
  * concat(photo, object mask, attention maps), the layer `shadow_in`. With the attention block
  * frozen that input is fixed per view, so it is computed once (`evidence`) and each epoch costs only
- * the head: 0.014 GFLOP per view at 128 px, against about 0.5 for the attention U-Net it skips. The
+ * the head (0.014 GFLOP per view at 128 px), not the attention U-Net's pass as well. The
  * attention maps and the shadow in any given direction stay byte for byte what they were; only the
  * belief the pipeline hedges over (pipeline.ts) moves.
  *
