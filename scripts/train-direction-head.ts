@@ -17,6 +17,7 @@ import { initTfBackend } from '../src/engine/backend'
 import { loadTfjsModel, saveModelDir } from '../src/engine/model-dir'
 import { augmentFor, DEFAULT_AUGMENT, loadPair, makeExample, NO_AUGMENT, scanPairFolder, type PairEntry } from '../src/engine/train/data'
 import { createDirectionHeadTrainer, type HeadViews } from '../src/engine/train/direction-head'
+import { generatorLrAt } from '../src/engine/train/loop'
 import { TrainRng } from '../src/engine/train/rng'
 
 const { values } = parseArgs({
@@ -82,8 +83,8 @@ const baseLoss = trainer.loss(val, batch)
 let best = { loss: baseLoss, epoch: 0, weights: trainer.snapshot() }
 console.log(`epoch 0: validation ${best.loss.toFixed(4)} (the base model's head)`)
 for (let epoch = 1; epoch <= epochs; epoch++) {
-  // Half-cosine annealing from lr0 to lr0 / 30 over the run.
-  const lr = lr0 / 30 + (lr0 - lr0 / 30) * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / epochs))
+  // The trainer's half-cosine schedule, by epoch: from lr0 down to lr0 / 30 over the run.
+  const lr = generatorLrAt(epoch - 1, lr0, { fromStep: 0, toStep: epochs, endLr: lr0 / 30 })
   const trainLoss = trainer.epoch(train, batch, lr, rng)
   const valLoss = trainer.loss(val, batch)
   const improved = valLoss < best.loss
