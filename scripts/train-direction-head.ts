@@ -4,7 +4,8 @@
  * unchanged and only the belief the hedge averages over (pipeline.ts) moves.
  *
  * The head's input is computed once per augmented view (the views `umbra train` makes, data.ts
- * makeExample), so each epoch costs only the head (src/engine/train/direction-head.ts). Loss: the
+ * makeExample; the attention maps come from the model's ONNX file through onnxruntime, about 10x
+ * faster than tfjs-wasm, or from tfjs with --no-onnx), so each epoch costs only the head (src/engine/train/direction-head.ts). Loss: the
  * trainer's (losses.ts directionLoss; 1 = no idea, 0 = exact). The epoch with the lowest loss on
  * the validation views (--val: the tuning split, never a held-out set) is kept.
  *
@@ -14,9 +15,10 @@
 import { parseArgs } from 'node:util'
 import * as tf from '@tensorflow/tfjs'
 import { initTfBackend } from '../src/engine/backend'
-import { loadTfjsModel, saveModelDir } from '../src/engine/model-dir'
+import { loadOnnxBytes, loadTfjsModel, saveModelDir } from '../src/engine/model-dir'
+import { createOnnxRunner } from '../src/engine/runtime/onnx-runner'
 import { augmentFor, DEFAULT_AUGMENT, loadPair, makeExample, NO_AUGMENT, scanPairFolder, type PairEntry } from '../src/engine/train/data'
-import { createDirectionHeadTrainer, type HeadViews } from '../src/engine/train/direction-head'
+import { createDirectionHeadTrainer, evidenceFromAttention, type HeadViews } from '../src/engine/train/direction-head'
 import { generatorLrAt } from '../src/engine/train/loop'
 import { TrainRng } from '../src/engine/train/rng'
 
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '32' },
     limit: { type: 'string' },
     seed: { type: 'string', default: '7' },
+    'no-onnx': { type: 'boolean', default: false },
   },
 })
 if (!values.train || !values.val || !values.out) throw new Error('--train DIR --val DIR --out DIR are required')
@@ -41,16 +44,19 @@ const { model: generator, manifest } = await loadTfjsModel(values.model!)
 const S = manifest.inputSize
 // Throws for a model without the bins output (only cast-frame models have one).
 const trainer = createDirectionHeadTrainer(generator)
+// The attention maps for the head's input: onnxruntime on both cores, or the trainer's tfjs pass.
+const onnx = values['no-onnx'] ? null : await createOnnxRunner((await loadOnnxBytes(values.model!)).bytes, manifest)
+const evidenceOf = async (inputs: Float32Array, n: number) => (onnx ? evidenceFromAttention(inputs, (await onnx.run(inputs, n)).attention, n) : trainer.evidence(inputs, n))
 
 /** The head's input for `views` views of each pair whose shadow direction is known (augmented: as the trainer makes them). */
 async function prepare(entries: PairEntry[], views: number, augment: boolean, rng: TrainRng): Promise<HeadViews> {
   const out: HeadViews = { evidence: [], direction: [] }
   const aug = augmentFor(augment ? DEFAULT_AUGMENT : NO_AUGMENT, { castFrame: 'down' })
   const pending: { input: Float32Array; direction: [number, number] }[] = []
-  const flush = () => {
+  const flush = async () => {
     const inputs = new Float32Array(pending.length * S * S * 4)
     pending.forEach((p, i) => inputs.set(p.input, i * S * S * 4))
-    out.evidence.push(...trainer.evidence(inputs, pending.length))
+    out.evidence.push(...(await evidenceOf(inputs, pending.length)))
     out.direction.push(...pending.map((p) => p.direction))
     pending.length = 0
   }
@@ -60,9 +66,9 @@ async function prepare(entries: PairEntry[], views: number, augment: boolean, rn
       const ex = makeExample(pair, S, aug, rng)
       if (ex.view?.direction) pending.push({ input: ex.view.input, direction: ex.view.direction })
     }
-    if (pending.length >= 32) flush()
+    if (pending.length >= 32) await flush()
   }
-  if (pending.length) flush()
+  if (pending.length) await flush()
   return out
 }
 
@@ -73,7 +79,8 @@ const valEntries = await scanPairFolder(values.val, { includeHeldOut: true })
 const t0 = performance.now()
 const train = await prepare(trainEntries, Number(values.views), true, rng)
 const val = await prepare(valEntries, 1, false, rng)
-console.log(`backend ${backend.backend}; ${train.evidence.length} training views of ${trainEntries.length} pairs, ${val.evidence.length} validation views; prepared in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+await onnx?.dispose()
+console.log(`backend ${backend.backend} (attention maps: ${onnx ? onnx.detail : 'tfjs'}); ${train.evidence.length} training views of ${trainEntries.length} pairs, ${val.evidence.length} validation views; prepared in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 
 const batch = Number(values.batch)
 if (!(train.evidence.length >= batch)) throw new Error(`${train.evidence.length} training views with a visible shadow: fewer than one batch of ${batch} (give more pairs, --views or a smaller --batch)`)

@@ -38,6 +38,28 @@ export interface DirectionHeadTrainer {
   dispose(): void
 }
 
+/**
+ * The head's input (`shadow_in` = concat(input, attention) per pixel) from model inputs and the
+ * attention maps any runtime computed for them: the training script gets the maps from
+ * onnxruntime, about 10x faster than the tfjs pass of `DirectionHeadTrainer.evidence`.
+ * `inputs` n*S*S*4, `attention` n*S*S*2; returns one S*S*6 array per input.
+ */
+export function evidenceFromAttention(inputs: Float32Array, attention: Float32Array, n: number): Float32Array[] {
+  const pixels = inputs.length / 4
+  if (!Number.isInteger(pixels / n) || attention.length !== pixels * 2) throw new Error(`inputs (${inputs.length} floats) and attention (${attention.length}) do not describe ${n} images of 4 and 2 channels`)
+  const perImage = pixels / n
+  return Array.from({ length: n }, (_, i) => {
+    const out = new Float32Array(perImage * 6)
+    for (let p = 0; p < perImage; p++) {
+      const q = i * perImage + p
+      out.set(inputs.subarray(q * 4, q * 4 + 4), p * 6)
+      out[p * 6 + 4] = attention[q * 2]
+      out[p * 6 + 5] = attention[q * 2 + 1]
+    }
+    return out
+  })
+}
+
 /** The head's layers in the generator, input to output; throws when the model has no bins output. */
 export function directionHeadLayers(generator: tf.LayersModel): tf.layers.Layer[] {
   if (generator.outputNames[2] !== 'direction_bins') throw new Error('the model has no direction output (direction_bins)')

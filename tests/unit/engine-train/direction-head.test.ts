@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { initTfBackend } from '../../../src/engine/backend'
 import { buildShadowModel, TINY_MODEL_CONFIG } from '../../../src/engine/model/architecture'
-import { createDirectionHeadTrainer, directionHeadLayers, type HeadViews } from '../../../src/engine/train/direction-head'
+import { createDirectionHeadTrainer, directionHeadLayers, evidenceFromAttention, type HeadViews } from '../../../src/engine/train/direction-head'
 import { TrainRng } from '../../../src/engine/train/rng'
 
 const CONFIG = { ...TINY_MODEL_CONFIG, castFrame: 'down' as const, directionHead: true, directionBins: 16 }
@@ -68,6 +68,26 @@ describe('direction head trainer', () => {
     const frozenAfter = model.layers.filter((l) => !headNames.has(l.name)).flatMap((l) => l.getWeights().map((w) => w.dataSync().slice()))
     expect(frozenAfter).toEqual(frozenBefore)
     expect(tf.memory().numTensors).toBe(tensorsBefore)
+    model.dispose()
+  })
+
+  it('builds the same head input from attention maps computed elsewhere (the script uses onnxruntime)', () => {
+    const model = buildShadowModel(CONFIG)
+    const trainer = createDirectionHeadTrainer(model)
+    const n = 3
+    const { inputs } = sideViews(n, new TrainRng(5))
+    const fromModel = trainer.evidence(inputs, n)
+    const attention = tf.tidy(() => (model.predict(tf.tensor4d(inputs, [n, S, S, 4])) as tf.Tensor[])[0].dataSync() as Float32Array)
+    const fromMaps = evidenceFromAttention(inputs, attention, n)
+    expect(fromMaps).toHaveLength(n)
+    for (let i = 0; i < n; i++) {
+      expect(fromMaps[i].length).toBe(S * S * 6)
+      let worst = 0
+      for (let k = 0; k < fromMaps[i].length; k++) worst = Math.max(worst, Math.abs(fromMaps[i][k] - fromModel[i][k]))
+      expect(worst).toBeLessThan(1e-6)
+    }
+    expect(() => evidenceFromAttention(inputs, attention.subarray(1), n)).toThrow(/do not describe/)
+    trainer.dispose()
     model.dispose()
   })
 
