@@ -6,7 +6,7 @@
  *
  *   npx tsx scripts/bench-finetune.ts [--base MODEL_DIR (default resources/models/default)] [--look magenta|magenta-studio|low-sun] [--pairs 50]
  *       [--extra 20] [--minutes 10] [--size 256] [--out data/bench-finetune] [--lr 2e-4] [--batch 4]
- *       [--validate-every 25] [--patience 6]
+ *       [--validate-every 25] [--patience 6] [--seed 1]
  *
  * Looks (absent from the synth's distribution, see src/synth/scene.ts generateScene):
  *   magenta   a saturated magenta sun with a teal sky fill: coloured shadows (base lights are
@@ -40,6 +40,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '4' },
     'validate-every': { type: 'string', default: '25' },
     patience: { type: 'string', default: '6' },
+    // The fine-tune's shuffling and augmentation: a second seed shows how much a result moves by chance.
+    seed: { type: 'string', default: '1' },
     'render-only': { type: 'boolean', default: false },
   },
 })
@@ -142,6 +144,7 @@ async function main(): Promise<void> {
     validateEverySteps: Number(values['validate-every']),
     patience: Number(values.patience),
     maxSeconds: minutes * 60,
+    seed: Number(values.seed),
     onEvent: (e) => {
       if (e.type === 'validation') console.log(`  step ${e.step}: val LRMSE ${e.val.localRmse.toFixed(2)} GRMSE ${e.val.globalRmse.toFixed(2)}${e.best ? ' *' : ''}`)
       else if (e.type === 'started') console.log(`  training on ${e.trainCount} pairs, validating on ${e.valCount}, backend ${e.backend}`)

@@ -4,8 +4,9 @@
  * unchanged and only the belief the hedge averages over (pipeline.ts) moves.
  *
  * The head's input is computed once per augmented view (the views `umbra train` makes, data.ts
- * makeExample; the attention maps come from the model's ONNX file through onnxruntime, about 10x
- * faster than tfjs-wasm, or from tfjs with --no-onnx), so each epoch costs only the head (src/engine/train/direction-head.ts). Loss: the
+ * makeExample; the attention maps come from the model's ONNX file through onnxruntime, or from
+ * tfjs with --no-onnx; most of the preparation is makeExample's augmentation, about 80 ms per
+ * view), so each epoch costs only the head (src/engine/train/direction-head.ts). Loss: the
  * trainer's (losses.ts directionLoss; 1 = no idea, 0 = exact). The epoch with the lowest loss on
  * the validation views (--val: the tuning split, never a held-out set) is kept.
  *

@@ -41,7 +41,8 @@ export interface DirectionHeadTrainer {
 /**
  * The head's input (`shadow_in` = concat(input, attention) per pixel) from model inputs and the
  * attention maps any runtime computed for them: the training script gets the maps from
- * onnxruntime, about 10x faster than the tfjs pass of `DirectionHeadTrainer.evidence`.
+ * onnxruntime, which runs the model about 5x faster than tfjs-wasm here (`umbra bench`), instead
+ * of the tfjs pass of `DirectionHeadTrainer.evidence`.
  * `inputs` n*S*S*4, `attention` n*S*S*2; returns one S*S*6 array per input.
  */
 export function evidenceFromAttention(inputs: Float32Array, attention: Float32Array, n: number): Float32Array[] {
