@@ -26,6 +26,7 @@ import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
 import type { LightOrigin } from '../shared/project'
 import { applyShadingCue, litSide, objectShading, type ObjectShading } from './shading-cue'
+import { castAngleFromSun, findSunInPhoto, type SunInPhoto } from './sun-cue'
 import { mixShapePrior, type ShapePrior } from './shape-prior'
 import { applyLightPrior, castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare } from './cast-frame'
 
@@ -104,7 +105,7 @@ export interface GenerateShadowOptions {
    * belief weighed by the object's shading, shading-cue.ts, and for a fine-tuned model by the
    * light of its pairs, manifest training.lightPrior), or for a
    * model without a direction output DEFAULT_CAST_ANGLE, light from the upper left; the user then
-   * steers.
+   * steers. Before that mean: when the sun or its glow is in the photo (sun-cue.ts), away from it.
    */
   lightFromAttention?: boolean
   /**
@@ -122,9 +123,10 @@ export interface CastUsed {
    * lightFromAttention, else the model's own, strictly);
    * 'model': the model's own direction output: its mode, sure enough (MIN_DIRECTION_CONFIDENCE),
    * or, with `spread`, its whole belief;
+   * 'sun': away from the sun in the photo, through the object's foot (sun-cue.ts);
    * 'default': DEFAULT_CAST_ANGLE (none of those).
    */
-  source: 'user' | 'scene' | 'model' | 'default'
+  source: 'user' | 'scene' | 'model' | 'sun' | 'default'
   /** The direction output's confidence (0-1, directionMode) when the model has one. */
   confidence?: number
   /**
@@ -138,6 +140,8 @@ export interface CastUsed {
    * (shading-cue.ts litSide).
    */
   litFrom?: 'left' | 'right'
+  /** With source 'sun': where the sun (or its glow) is in the photo, in photo pixels. */
+  sun?: { x: number; y: number }
 }
 
 /** CastUsed as the editor keeps it (project LightOrigin): degrees, and 'spread' for the hedge. */
@@ -147,6 +151,7 @@ export function lightOriginOf(cast: CastUsed | null): LightOrigin | null {
   const confidence = cast.confidence === undefined ? {} : { confidence: Math.min(1, Math.max(0, cast.confidence)) }
   const lit = cast.litFrom ? { litFrom: cast.litFrom } : {}
   if (cast.spread) return { kind: 'spread', ...confidence, ...lit, directions: cast.spread.map((d) => ({ angle: degrees(d.angle), weight: d.weight })) }
+  if (cast.sun) return { kind: 'sun', sun: { x: Math.round(cast.sun.x), y: Math.round(cast.sun.y) } }
   return { kind: cast.source, ...confidence, ...lit }
 }
 
@@ -331,7 +336,12 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
   const c1 = cpuMs()
   signal?.throwIfAborted()
 
-  const { attention, darkening, cast } = await runModel(engine, batch, options, () => objectShading(image, mask, box))
+  const foot = { x: box.x + box.width / 2, y: box.y + box.height }
+  const { attention, darkening, cast } = await runModel(engine, batch, options, {
+    shading: () => objectShading(image, mask, box),
+    sun: () => findSunInPhoto(image, mask, foot),
+    foot,
+  })
   const t2 = performance.now()
   const c2 = cpuMs()
   signal?.throwIfAborted()
@@ -456,7 +466,17 @@ export async function cropForModel(image: RawImage, mask: RawImage, box: Rect, S
  * the attention maps (what the editor overlays and the user corrects, and what the direction can
  * be read from), then turned so the shadow falls down its input; its darkening is turned back.
  */
-async function runModel(engine: ShadowEngine, batch: Float32Array, options: GenerateShadowOptions, shading: () => ObjectShading | null): Promise<{ attention: Float32Array; darkening: Float32Array; cast: CastUsed | null }> {
+/** What runModel may read from the full-resolution photo, only when it needs it (no light given). */
+interface PhotoCues {
+  /** The object's shading (shading-cue.ts). */
+  shading: () => ObjectShading | null
+  /** The sun or its glow in the photo (sun-cue.ts). */
+  sun: () => SunInPhoto | null
+  /** The object's contact point in photo pixels (the middle of its mask's lowest row). */
+  foot: { x: number; y: number }
+}
+
+async function runModel(engine: ShadowEngine, batch: Float32Array, options: GenerateShadowOptions, cues: PhotoCues): Promise<{ attention: Float32Array; darkening: Float32Array; cast: CastUsed | null }> {
   const S = engine.size
   const first = await engine.infer(batch, 1)
   if (engine.manifest.architecture.castFrame !== 'down') {
@@ -482,7 +502,7 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     const weighed = belief && prior ? applyLightPrior(belief, prior) : belief
     // The object's shading tells the side the light comes from, which the belief alone does not
     // (shading-cue.ts).
-    const cue = weighed ? shading() : null
+    const cue = weighed ? cues.shading() : null
     const posterior = weighed && cue ? applyShadingCue(weighed, cue) : weighed
     const side = weighed && cue ? litSide(weighed, cue) : null
     const litFrom = side ? { litFrom: side } : {}
@@ -492,7 +512,13 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     } else {
       const estimate = estimateCastAngle(first.attention, objectMask(), S, modelMapsEstimate(engine.manifest.training))
       cast = { angle: estimate.angle, source: estimate.source, ...(mode ? { confidence: mode.confidence } : {}) }
-      if (estimate.source === 'default' && posterior && mode) {
+      // The sun in the picture: shadows run away from it, towards the viewer. It decides where the
+      // scene's own shadows did not, because the belief cannot know it (the synthetic training
+      // scenes never show their sun) and tends to hedge between left and right on such photos.
+      const sun = estimate.source === 'default' ? cues.sun() : null
+      if (sun) {
+        cast = { angle: castAngleFromSun(sun, cues.foot), source: 'sun', sun: { x: sun.x, y: sun.y } }
+      } else if (estimate.source === 'default' && posterior && mode) {
         const spread = hedgeDirections(posterior)
         cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, spread, ...litFrom }
         return { attention: first.attention, darkening: await shadeSpread(engine, batch, first.attention, spread, options.shapePrior), cast }

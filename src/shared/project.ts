@@ -94,9 +94,10 @@ export const LightOrigin = z.object({
    * 'user': the light the user steered; 'scene': read from the shadows already in the photo (the
    * attention maps); 'model': the model's own direction estimate, sure enough; 'spread': not
    * known, so the shadow is the mean of the shadows cast in the directions the model believes in
-   * (fainter and wider than one shadow); 'default': not known, light assumed from the upper left.
+   * (fainter and wider than one shadow); 'sun': away from the sun (or its glow) in the photo;
+   * 'default': not known, light assumed from the upper left.
    */
-  kind: z.enum(['user', 'scene', 'model', 'spread', 'default']),
+  kind: z.enum(['user', 'scene', 'model', 'spread', 'sun', 'default']),
   /** The model's belief in its most likely direction, 0-1 (models with a direction output). */
   confidence: z.number().min(0).max(1).optional(),
   /** With 'spread': the cast directions mixed (degrees, 0 = right, 90 = down) and their weights. */
@@ -106,6 +107,8 @@ export const LightOrigin = z.object({
    * (its shadow then more likely falls the other way; engine/shading-cue.ts).
    */
   litFrom: z.enum(['left', 'right']).optional(),
+  /** With 'sun': where the sun or its glow is in the photo (photo pixels). */
+  sun: z.object({ x: z.number().finite(), y: z.number().finite() }).optional(),
 })
 export type LightOrigin = z.infer<typeof LightOrigin>
 

@@ -154,6 +154,8 @@ function describeKind(origin: LightOrigin): string {
       const list = likely.map((d) => `${Math.round(normAngle(d.angle))}° ${Math.round(d.weight * 100)}%`).join(', ')
       return `Direction not known: the shadow is the mean over the likely directions${list ? ` (${list})` : ''}, so it is fainter and wider than one shadow. Set the direction for a crisp one.`
     }
+    case 'sun':
+      return `Direction: away from the sun, which is in the photo${origin.sun ? ` (the bright glow at ${origin.sun.x}, ${origin.sun.y})` : ''}: the shadow comes towards the viewer.`
     case 'default':
       return 'Direction not known: light assumed from the upper left. Set the direction to match the photo.'
   }

@@ -10,12 +10,14 @@ import { darkCentroid, meanDarkening, placeSampleCutout, rawExport as rawExportT
  * on the bundled photograph, insert the sample cut-out, Generate shadow, and check the shadow
  * layer, where the exported pixels darken, light steering, export, save/reopen and undo.
  *
- * The model: tests cannot rely on the trained model (it may not exist yet, and a freshly
- * initialised one casts no shadow), so the server runs tests/helpers/geometric-shadow-model.ts, a
- * tiny hand-weighted model with the engine's contract that casts the object's silhouette towards
- * the camera. In the bundled photograph (sunset behind the boats) the light comes from behind the
- * scene, so shadows fall towards the viewer, i.e. BELOW the boat in the image: that is the side
- * checked. Steering the light handle to the left must then move the darkening to the left.
+ * The model here: tests/helpers/geometric-shadow-model.ts, a tiny hand-weighted model with the
+ * engine's contract that casts the object's silhouette towards the camera, so that the editor's
+ * side of the work (layers, export, save/reopen, undo) is checked against a shadow whose place is
+ * known exactly. In the bundled photograph (sunset behind the boats) the light comes from behind
+ * the scene, so shadows fall towards the viewer, i.e. BELOW the boat in the image: that is the side
+ * checked. Steering the light handle to the left must then move the darkening to the left. The
+ * same checks with the shipped model, which finds that side itself from the sunset glow
+ * (engine/sun-cue.ts), are in shadow-shading.test.ts.
  */
 let m: ModelHarness
 let h: Harness

@@ -33,6 +33,7 @@ const CAST_SOURCE_WORDS = {
   user: '--light',
   scene: 'read from the scene',
   model: "the model's estimate",
+  sun: 'away from the sun in the photo',
   default: 'the default light, from the upper left',
 } as const
 
@@ -150,7 +151,7 @@ const command: Command = {
           const weighed = by.length > 0 ? `, weighed by ${by.join(' and by ')}` : ''
           console.log(`light not known: the shadow is the mean over the directions the model believes in${weighed} (${result.cast.spread.map((d) => `${deg(d.angle)} degrees ${(100 * d.weight).toFixed(0)}%`).join(', ')})`)
         } else if (result.cast) {
-          console.log(`shadow cast at ${deg(result.cast.angle)} degrees (${CAST_SOURCE_WORDS[result.cast.source]}${result.cast.confidence !== undefined ? `; model's direction confidence ${result.cast.confidence.toFixed(2)}` : ''})`)
+          console.log(`shadow cast at ${deg(result.cast.angle)} degrees (${CAST_SOURCE_WORDS[result.cast.source]}${result.cast.sun ? ` at ${result.cast.sun.x.toFixed(0)},${result.cast.sun.y.toFixed(0)}` : ''}${result.cast.confidence !== undefined ? `; model's direction confidence ${result.cast.confidence.toFixed(2)}` : ''})`)
         }
         console.log(`object ${result.objectBox.width}x${result.objectBox.height} at ${result.objectBox.x},${result.objectBox.y}; window ${result.window.width}x${result.window.height} at ${result.window.x},${result.window.y}`)
         console.log(

@@ -7,7 +7,7 @@ import { CAST_DOWN, DEFAULT_CAST_ANGLE, MAX_TRUSTED_DIRECTION_ERROR_DEG, MIN_DIR
 import { makeExample, NO_AUGMENT, type PairImages } from '../../../src/engine/train/data'
 import { TrainRng } from '../../../src/engine/train/rng'
 import { createShadowEngine, type ShadowEngine } from '../../../src/engine/inference'
-import { generateShadow } from '../../../src/engine/pipeline'
+import { generateShadow, lightOriginOf } from '../../../src/engine/pipeline'
 import type { RawImage } from '../../../src/core/image'
 import { writeGeometricShadowModel } from '../../helpers/geometric-shadow-model'
 import { greySceneWithPost } from './test-models'
@@ -337,6 +337,32 @@ describe('generateShadow with a cast-frame model', () => {
     expect(flat.cast?.litFrom).toBeUndefined()
     // The user's light is not weighed by anything.
     expect((await generateShadow(twoWays, litFromRight(), { layer: false, castAngle: 0 })).cast).toEqual({ angle: 0, source: 'user' })
+  })
+
+  it('with the sun in the photo and no light given, casts away from it, through the foot (towards the viewer)', async () => {
+    // Dusk: a dark scene, a sun glow in the upper left, the post a little lighter than the ground.
+    const { image, mask } = scene()
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) {
+        const v = mask.data[y * width + x] ? 120 : 60 + 190 * Math.exp(-((x - 40) ** 2 + (y - 30) ** 2) / (2 * 15 * 15))
+        image.data.fill(Math.round(v), (y * width + x) * 3, (y * width + x) * 3 + 3)
+      }
+    const r = await generateShadow(engine, { image, mask }, { layer: false })
+    expect(r.cast?.source).toBe('sun')
+    expect(Math.abs(r.cast!.sun!.x - 40)).toBeLessThan(3)
+    expect(Math.abs(r.cast!.sun!.y - 30)).toBeLessThan(3)
+    // From the sun (40, 30) through the post's foot (120, 140): down and to the right.
+    expect(angleDifference(r.cast!.angle, Math.atan2(140 - 30, 120 - 40))).toBeLessThan(0.05)
+    expect(lightOriginOf(r.cast)).toEqual({ kind: 'sun', sun: { x: Math.round(r.cast!.sun!.x), y: Math.round(r.cast!.sun!.y) } })
+    const darkening = (x0: number, y0: number, x1: number, y1: number) => {
+      let d = 0
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) d += image.data[(y * width + x) * 3] - r.composite.data[(y * width + x) * 3]
+      return d
+    }
+    expect(darkening(121, 141, 175, 195)).toBeGreaterThan(300)
+    expect(darkening(121, 141, 175, 195)).toBeGreaterThan(4 * Math.max(darkening(65, 141, 119, 195), darkening(65, 90, 109, 140), 1))
+    // The user's light still decides.
+    expect((await generateShadow(engine, { image, mask }, { layer: false, castAngle: Math.PI })).cast).toEqual({ angle: Math.PI, source: 'user' })
   })
 
   it('without a direction and with no shadow in the scene, uses the default (right, a little down)', async () => {

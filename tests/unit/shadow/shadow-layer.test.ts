@@ -115,6 +115,9 @@ describe('shadow layers', () => {
     expect(describeLightOrigin({ ...src, lightOrigin: lightOriginOf({ angle: 1, source: 'model', confidence: 0.8 })! })).toContain('80% sure')
     expect(describeLightOrigin({ ...src, lightOrigin: lightOriginOf({ angle: 1, source: 'scene' })! })).toMatch(/shadows already in the photo/)
     expect(describeLightOrigin({ ...src, lightOrigin: lightOriginOf({ angle: 1, source: 'default' })! })).toMatch(/upper left/)
+    const sun = lightOriginOf({ angle: 0.9, source: 'sun', sun: { x: 922.4, y: 436.6 } })!
+    expect(sun).toEqual({ kind: 'sun', sun: { x: 922, y: 437 } })
+    expect(describeLightOrigin({ ...src, lightOrigin: sun })).toBe('Direction: away from the sun, which is in the photo (the bright glow at 922, 437): the shadow comes towards the viewer.')
     expect(describeLightOrigin({ ...src, lightOrigin: { kind: 'default' }, light: { angle: 10, length: 5 } })).toMatch(/steered by you/)
     const lit = lightOriginOf({ angle: Math.PI, source: 'model', confidence: 0.6, spread: [{ angle: Math.PI, weight: 0.8 }, { angle: 0, weight: 0.2 }], litFrom: 'right' })!
     expect(lit.litFrom).toBe('right')
