@@ -12,12 +12,26 @@
  *
  *   npx tsx scripts/train-direction-head.ts --model resources/models/default --train data/synth-fit-v4
  *     --val data/synth-tune-v4 --out runs/dirhead [--views 2] [--epochs 30] [--lr 1e-3] [--limit N]
+ *     [--head-widths 32,32,64,64,64] [--views-cache DIR]
+ *
+ * --head-widths gives the head new widths (architecture.ts directionWidths: one per strided layer,
+ * then the mix). The trained head is widened into them (checkpoint.ts transferWeights), so training
+ * starts from the same belief and the new channels learn from there.
+ *
+ * --views-cache DIR keeps the prepared views on disk (float32, 393 KB per view at 128 px: 5.7 GB for
+ * 14,400 views), so that runs on the same base model, pairs, --views, --limit and --seed skip the
+ * preparation (87 ms per view on one thread, about 20 minutes for 14,400). A cache made for other
+ * settings is refused, not silently reused.
  */
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as tf from '@tensorflow/tfjs'
 import { initTfBackend } from '../src/engine/backend'
 import { loadOnnxBytes, loadTfjsModel, saveModelDir } from '../src/engine/model-dir'
+import { buildShadowModel, type ShadowModelConfig } from '../src/engine/model/architecture'
 import { createOnnxRunner } from '../src/engine/runtime/onnx-runner'
+import { transferWeights } from '../src/engine/train/checkpoint'
 import { augmentFor, DEFAULT_AUGMENT, loadPair, makeExample, NO_AUGMENT, scanPairFolder, type PairEntry } from '../src/engine/train/data'
 import { createDirectionHeadTrainer, evidenceFromAttention, type HeadViews } from '../src/engine/train/direction-head'
 import { generatorLrAt } from '../src/engine/train/loop'
@@ -36,13 +50,29 @@ const { values } = parseArgs({
     limit: { type: 'string' },
     seed: { type: 'string', default: '7' },
     'no-onnx': { type: 'boolean', default: false },
+    'head-widths': { type: 'string' },
+    'views-cache': { type: 'string' },
   },
 })
 if (!values.train || !values.val || !values.out) throw new Error('--train DIR --val DIR --out DIR are required')
 
 const backend = await initTfBackend('wasm')
-const { model: generator, manifest } = await loadTfjsModel(values.model!)
+const { model: base, manifest } = await loadTfjsModel(values.model!)
 const S = manifest.inputSize
+const headWidths = values['head-widths']?.split(',').map(Number)
+// The ONNX file (for the attention maps) is the base's: a wider head changes no attention weight.
+const generator = headWidths ? widenHead(base, headWidths) : base
+const architecture = headWidths ? { ...manifest.architecture, directionWidths: headWidths } : manifest.architecture
+
+/** The base model rebuilt with a head of `widths`, its trained weights widened into it. */
+function widenHead(model: tf.LayersModel, widths: number[]): tf.LayersModel {
+  const wider = buildShadowModel({ ...(manifest.architecture as unknown as ShadowModelConfig), size: S, directionWidths: widths })
+  const { fresh, widened } = transferWeights(wider, model)
+  if (fresh.length > 0) throw new Error(`layers with no counterpart in the base model: ${fresh.join(', ')}`)
+  console.log(`head widened to ${widths.join(', ')} (${widened.join(', ')})`)
+  model.dispose()
+  return wider
+}
 // Throws for a model without the bins output (only cast-frame models have one).
 const trainer = createDirectionHeadTrainer(generator)
 // The attention maps for the head's input: onnxruntime on both cores, or the trainer's tfjs pass.
@@ -73,16 +103,94 @@ async function prepare(entries: PairEntry[], views: number, augment: boolean, rn
   return out
 }
 
+/** What the prepared views depend on: a cache made under another key is not these views. */
+interface CacheKey {
+  model: string
+  modelBytes: number
+  train: string
+  val: string
+  trainPairs: number
+  valPairs: number
+  views: number
+  seed: number
+  size: number
+}
+interface CacheMeta {
+  key: CacheKey
+  train: [number, number][]
+  val: [number, number][]
+}
+
+async function writeViews(file: string, evidence: Float32Array[]): Promise<void> {
+  const handle = await open(`${file}.partial`, 'w')
+  try {
+    for (const e of evidence) await handle.write(new Uint8Array(e.buffer, e.byteOffset, e.byteLength))
+  } finally {
+    await handle.close()
+  }
+  await rename(`${file}.partial`, file)
+}
+
+async function readViews(file: string, count: number, floatsPerView: number): Promise<Float32Array[]> {
+  const handle = await open(file, 'r')
+  try {
+    const views: Float32Array[] = []
+    for (let i = 0; i < count; i++) {
+      const view = new Float32Array(floatsPerView)
+      const { bytesRead } = await handle.read(new Uint8Array(view.buffer), 0, view.byteLength, i * view.byteLength)
+      if (bytesRead !== view.byteLength) throw new Error(`${file}: view ${i} is cut short (${bytesRead} of ${view.byteLength} bytes): delete the cache folder and prepare again`)
+      views.push(view)
+    }
+    return views
+  } finally {
+    await handle.close()
+  }
+}
+
 const rng = new TrainRng(Number(values.seed))
 const limit = values.limit ? Number(values.limit) : Infinity
 const trainEntries = (await scanPairFolder(values.train)).slice(0, limit)
 const valEntries = await scanPairFolder(values.val, { includeHeldOut: true })
 const t0 = performance.now()
-const train = await prepare(trainEntries, Number(values.views), true, rng)
-const val = await prepare(valEntries, 1, false, rng)
+const cacheDir = values['views-cache']
+const key: CacheKey = {
+  model: resolve(values.model!),
+  modelBytes: (await loadOnnxBytes(values.model!)).bytes.byteLength,
+  train: resolve(values.train),
+  val: resolve(values.val),
+  trainPairs: trainEntries.length,
+  valPairs: valEntries.length,
+  views: Number(values.views),
+  seed: Number(values.seed),
+  size: S,
+}
+const cachedMeta = cacheDir ? await readFile(join(cacheDir, 'meta.json'), 'utf8').then((t) => JSON.parse(t) as CacheMeta, () => null) : null
+if (cachedMeta && JSON.stringify(cachedMeta.key) !== JSON.stringify(key)) {
+  throw new Error(`${cacheDir} holds views prepared for other settings (${JSON.stringify(cachedMeta.key)}); give another --views-cache folder`)
+}
+let train: HeadViews
+let val: HeadViews
+if (cacheDir && cachedMeta) {
+  const floats = S * S * 6
+  train = { evidence: await readViews(join(cacheDir, 'train.f32'), cachedMeta.train.length, floats), direction: cachedMeta.train }
+  val = { evidence: await readViews(join(cacheDir, 'val.f32'), cachedMeta.val.length, floats), direction: cachedMeta.val }
+} else {
+  train = await prepare(trainEntries, Number(values.views), true, rng)
+  val = await prepare(valEntries, 1, false, rng)
+  if (cacheDir) {
+    await mkdir(cacheDir, { recursive: true })
+    await writeViews(join(cacheDir, 'train.f32'), train.evidence)
+    await writeViews(join(cacheDir, 'val.f32'), val.evidence)
+    // meta.json last: a folder without it is an unfinished cache and gets prepared again.
+    await writeFile(join(cacheDir, 'meta.json.partial'), JSON.stringify({ key, train: train.direction, val: val.direction } satisfies CacheMeta))
+    await rename(join(cacheDir, 'meta.json.partial'), join(cacheDir, 'meta.json'))
+  }
+}
 await onnx?.dispose()
-console.log(`backend ${backend.backend} (attention maps: ${onnx ? onnx.detail : 'tfjs'}); ${train.evidence.length} training views of ${trainEntries.length} pairs, ${val.evidence.length} validation views; prepared in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+console.log(`backend ${backend.backend} (attention maps: ${onnx ? onnx.detail : 'tfjs'}); ${train.evidence.length} training views of ${trainEntries.length} pairs, ${val.evidence.length} validation views; ${cachedMeta ? 'read from' : 'prepared in'} ${((performance.now() - t0) / 1000).toFixed(0)} s${cacheDir && !cachedMeta ? ` (kept in ${cacheDir})` : ''}`)
 
+// The epochs' shuffling has its own stream, so a run on cached views shuffles as one that prepared them.
+const epochRng = new TrainRng(Number(values.seed) + 1)
 const batch = Number(values.batch)
 if (!(train.evidence.length >= batch)) throw new Error(`${train.evidence.length} training views with a visible shadow: fewer than one batch of ${batch} (give more pairs, --views or a smaller --batch)`)
 const epochs = Number(values.epochs)
@@ -93,7 +201,7 @@ console.log(`epoch 0: validation ${best.loss.toFixed(4)} (the base model's head)
 for (let epoch = 1; epoch <= epochs; epoch++) {
   // The trainer's half-cosine schedule, by epoch: from lr0 down to lr0 / 30 over the run.
   const lr = generatorLrAt(epoch - 1, lr0, { fromStep: 0, toStep: epochs, endLr: lr0 / 30 })
-  const trainLoss = trainer.epoch(train, batch, lr, rng)
+  const trainLoss = trainer.epoch(train, batch, lr, epochRng)
   const valLoss = trainer.loss(val, batch)
   const improved = valLoss < best.loss
   if (improved) {
@@ -108,7 +216,7 @@ const saved = await saveModelDir(values.out, generator, {
   baseModel: manifest.baseModel,
   inputSize: manifest.inputSize,
   architectureVersion: manifest.architectureVersion,
-  architecture: manifest.architecture,
+  architecture,
   // What the head was trained on, beside the base's own summary (the head's training is separate).
   training: manifest.training && {
     ...manifest.training,

@@ -51,6 +51,12 @@ export interface ShadowModelConfig {
    * so those research runs still load; the pipeline ignores that output).
    */
   directionBins?: number
+  /**
+   * Channels of the direction head's layers: one per strided convolution (levels - 1 of them),
+   * then the mix convolution. Absent: 16, 16, 32, 32 and 32 at the default 5 levels (16 for the
+   * first two strided layers, 32 after), the head every model before the fourteenth session has.
+   */
+  directionWidths?: number[]
 }
 
 /**
@@ -94,7 +100,9 @@ export function configToGrowFrom(defaults: ShadowModelConfig, source: Partial<Sh
   const widths = grows ? {} : { attentionWidths: source.attentionWidths, shadowWidths: source.shadowWidths, refineWidth: source.refineWidth }
   const castFrame = source.castFrame === 'down' ? ('down' as const) : undefined
   const directionHead = castFrame === 'down' && defaults.directionHead === true
-  return { ...defaults, ...widths, size, castFrame, directionHead, directionBins: directionHead ? defaults.directionBins : undefined }
+  // A head trained wider than the default's (scripts/train-direction-head.ts --head-widths) keeps its widths.
+  const directionWidths = directionHead ? (defaults.directionWidths ?? source.directionWidths) : undefined
+  return { ...defaults, ...widths, size, castFrame, directionHead, directionBins: directionHead ? defaults.directionBins : undefined, ...(directionWidths ? { directionWidths } : {}) }
 }
 
 export function validateModelConfig(config: ShadowModelConfig): void {
@@ -108,6 +116,11 @@ export function validateModelConfig(config: ShadowModelConfig): void {
   }
   if (config.attentionWidths.length < 2 || config.shadowWidths.length < 2) throw new Error('each U-Net needs at least 2 levels')
   if (config.directionHead && config.castFrame !== 'down') throw new Error('a direction output is only for cast-frame models (castFrame: "down")')
+  if (config.directionWidths !== undefined) {
+    const down = config.attentionWidths.length - 1
+    if (!config.directionHead) throw new Error('directionWidths needs directionHead')
+    if (config.directionWidths.length !== down + 1 || config.directionWidths.some((w) => !Number.isInteger(w) || w < 1)) throw new Error(`directionWidths must be ${down + 1} positive integers (${down} strided layers, then the mix), got ${config.directionWidths.join(', ')}`)
+  }
   if (config.directionBins !== undefined && (!Number.isInteger(config.directionBins) || config.directionBins < 4 || config.directionBins > 64)) throw new Error(`directionBins must be an integer from 4 to 64, got ${config.directionBins}`)
 }
 
@@ -183,8 +196,9 @@ export function buildShadowModel(config: ShadowModelConfig = DEFAULT_MODEL_CONFI
     // model grown by it starts unchanged.
     let d = shadowIn
     const down = config.attentionWidths.length - 1
-    for (let k = 0; k < down; k++) d = conv(`dir_down${k}`, k < 2 ? 16 : 32, { stride: 2 }).apply(d) as tf.SymbolicTensor
-    d = conv('dir_mix', 32).apply(d) as tf.SymbolicTensor
+    const widths = config.directionWidths ?? [...Array.from({ length: down }, (_, k) => (k < 2 ? 16 : 32)), 32]
+    for (let k = 0; k < down; k++) d = conv(`dir_down${k}`, widths[k], { stride: 2 }).apply(d) as tf.SymbolicTensor
+    d = conv('dir_mix', widths[down]).apply(d) as tf.SymbolicTensor
     const head = config.directionBins ? conv('direction_bins', config.directionBins, { kernel: 1, activation: 'linear', zeroKernel: true }) : conv('direction', 2, { kernel: 1, activation: 'linear', zeroKernel: true })
     outputs.push(head.apply(d) as tf.SymbolicTensor)
   }
