@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { initTfBackend } from '../../../src/engine/backend'
-import { buildShadowModel, TINY_MODEL_CONFIG } from '../../../src/engine/model/architecture'
+import { buildShadowModel, configToGrowFrom, DEFAULT_MODEL_CONFIG, TINY_MODEL_CONFIG } from '../../../src/engine/model/architecture'
+import { transferWeights } from '../../../src/engine/train/checkpoint'
 import { createDirectionHeadTrainer, directionHeadLayers, evidenceFromAttention, type HeadViews } from '../../../src/engine/train/direction-head'
 import { TrainRng } from '../../../src/engine/train/rng'
 
@@ -89,6 +90,30 @@ describe('direction head trainer', () => {
     expect(() => evidenceFromAttention(inputs, attention.subarray(1), n)).toThrow(/do not describe/)
     trainer.dispose()
     model.dispose()
+  })
+
+  it('builds a head of other widths, and a trained head widened into it gives the same belief', () => {
+    const narrow = buildShadowModel(CONFIG)
+    // Give the narrow head weights that are not its initial ones (the bins start at zero).
+    for (const layer of directionHeadLayers(narrow)) layer.setWeights(layer.getWeights().map((w) => tf.randomNormal(w.shape, 0, 0.2, 'float32', 3)))
+    const wideConfig = { ...CONFIG, directionWidths: [24, 24, 40] }
+    const wide = buildShadowModel(wideConfig)
+    expect(wide.getLayer('dir_down1').getWeights()[0].shape).toEqual([3, 3, 24, 24])
+    expect(wide.getLayer('dir_mix').getWeights()[0].shape).toEqual([3, 3, 24, 40])
+    const { fresh, widened } = transferWeights(wide, narrow)
+    expect(fresh).toEqual([])
+    expect(widened.sort()).toEqual(['dir_down0', 'dir_down1', 'dir_mix', 'direction_bins'])
+    const { inputs } = sideViews(2, new TrainRng(9))
+    const bins = (m: tf.LayersModel) => tf.tidy(() => (m.predict(tf.tensor4d(inputs, [2, S, S, 4])) as tf.Tensor[])[2].dataSync() as Float32Array)
+    const [a, b] = [bins(narrow), bins(wide)]
+    expect(a.some((v) => Math.abs(v) > 1e-3)).toBe(true)
+    for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 4)
+    expect(() => buildShadowModel({ ...CONFIG, directionWidths: [12, 12] })).toThrow(/directionWidths must be 3 positive integers/)
+    expect(() => buildShadowModel({ ...TINY_MODEL_CONFIG, directionWidths: [24, 24, 40] })).toThrow(/needs directionHead/)
+    // A run grown from a model with a wider head keeps its widths.
+    expect(configToGrowFrom(DEFAULT_MODEL_CONFIG, { ...DEFAULT_MODEL_CONFIG, directionWidths: [24, 24, 48, 48, 48] }, 128).directionWidths).toEqual([24, 24, 48, 48, 48])
+    narrow.dispose()
+    wide.dispose()
   })
 
   it('refuses a model without the bins output', () => {
