@@ -71,9 +71,6 @@ export interface SunInPhoto {
   glow: number
 }
 
-const luma = (data: Uint8Array | Buffer, i: number, channels: number) =>
-  channels >= 3 ? 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2] : data[i]
-
 /**
  * The photo's brightest patch (its brightest BRIGHT_FRACTION of grid points, the object's own
  * pixels left out: `mask`, one channel, same size, any nonzero pixel is the object): where it is and
@@ -88,16 +85,25 @@ export function brightestPatch(image: RawImage, mask: RawImage | null): SunInPho
   const ls: number[] = []
   // Each grid point is the mean of its cell (read every `inner` pixels): one point sampled alone
   // would catch single clipped highlights, and the patch's shape would follow the noise.
-  const inner = Math.max(1, Math.floor(step / 4))
+  const inner = Math.max(1, Math.floor(step / 2))
+  const colour = channels >= 3
+  const maskData = mask?.data
+  const maskChannels = mask?.channels ?? 1
   for (let y0 = 0; y0 < height; y0 += step)
     for (let x0 = 0; x0 < width; x0 += step) {
       let sum = 0, count = 0, objectPixels = 0
-      for (let y = y0; y < Math.min(height, y0 + step); y += inner)
-        for (let x = x0; x < Math.min(width, x0 + step); x += inner) {
+      const y1 = Math.min(height, y0 + step)
+      const x1 = Math.min(width, x0 + step)
+      for (let y = y0; y < y1; y += inner)
+        for (let x = x0; x < x1; x += inner) {
           const p = y * width + x
-          if (mask && mask.data[p * mask.channels] !== 0) objectPixels++
-          else sum += luma(data, p * channels, channels)
           count++
+          if (maskData && maskData[p * maskChannels] !== 0) {
+            objectPixels++
+            continue
+          }
+          const i = p * channels
+          sum += colour ? 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2] : data[i]
         }
       // A cell that is mostly object is not the photo's: the object's highlights do not count.
       if (objectPixels * 2 >= count) continue
