@@ -461,11 +461,6 @@ export async function cropForModel(image: RawImage, mask: RawImage, box: Rect, S
   return { window, content, batch, cramped: win.cramped }
 }
 
-/**
- * The model on one prepared input. A cast-frame model (cast-frame.ts) runs twice: once as it is, for
- * the attention maps (what the editor overlays and the user corrects, and what the direction can
- * be read from), then turned so the shadow falls down its input; its darkening is turned back.
- */
 /** What runModel may read from the full-resolution photo, only when it needs it (no light given). */
 interface PhotoCues {
   /** The object's shading (shading-cue.ts). */
@@ -476,6 +471,11 @@ interface PhotoCues {
   foot: { x: number; y: number }
 }
 
+/**
+ * The model on one prepared input. A cast-frame model (cast-frame.ts) runs twice: once as it is, for
+ * the attention maps (what the editor overlays and the user corrects, and what the direction can
+ * be read from), then turned so the shadow falls down its input; its darkening is turned back.
+ */
 async function runModel(engine: ShadowEngine, batch: Float32Array, options: GenerateShadowOptions, cues: PhotoCues): Promise<{ attention: Float32Array; darkening: Float32Array; cast: CastUsed | null }> {
   const S = engine.size
   const first = await engine.infer(batch, 1)
