@@ -34,20 +34,21 @@ export const SUN_MIN_PEAK = 225
 /**
  * The bright patch's RMS distance from its centre, as a fraction of the photo's diagonal, at most:
  * one compact patch, not bright sky along the whole top or a scatter of highlights. The sunset
- * sample measures 0.078; bright skies, snow and white objects in the photos checked, 0.11 and more.
+ * sample measures 0.077. A glint on water or one small highlight can be as compact; the contrast
+ * and glow tests stop those.
  */
 export const SUN_MAX_SPREAD = 0.09
 
 /**
  * The patch's luma (the BRIGHT_FRACTION quantile) over the photo's median luma, at least: the light
- * source is far brighter than a scene that faces away from it. The sunset sample measures 3.0;
- * daylight photos with bright skies 1.1-2.4 (docs/model.md).
+ * source is far brighter than a scene that faces away from it. The sunset sample measures 2.98;
+ * the daylight photos checked, 1.0-2.4 (docs/model.md).
  */
 export const SUN_MIN_CONTRAST = 2.6
 
 /**
  * The ring round the patch at least this bright (SunInPhoto.glow): light scattered round the sun
- * fades slowly. The sunset sample measures 0.27; a white figure on a dark blue ground, -0.02.
+ * fades slowly. The sunset sample measures 0.27; a white figure on a dark blue ground, -0.01.
  */
 export const SUN_MIN_GLOW = 0.15
 
