@@ -76,7 +76,8 @@ function widenHead(model: tf.LayersModel, widths: number[]): tf.LayersModel {
 // Throws for a model without the bins output (only cast-frame models have one).
 const trainer = createDirectionHeadTrainer(generator)
 // The attention maps for the head's input: onnxruntime on both cores, or the trainer's tfjs pass.
-const onnx = values['no-onnx'] ? null : await createOnnxRunner((await loadOnnxBytes(values.model!)).bytes, manifest)
+// Only started when views are prepared (not when they come from --views-cache).
+let onnx: Awaited<ReturnType<typeof createOnnxRunner>> | null = null
 const evidenceOf = async (inputs: Float32Array, n: number) => (onnx ? evidenceFromAttention(inputs, (await onnx.run(inputs, n)).attention, n) : trainer.evidence(inputs, n))
 
 /** The head's input for `views` views of each pair whose shadow direction is known (augmented: as the trainer makes them). */
@@ -106,7 +107,8 @@ async function prepare(entries: PairEntry[], views: number, augment: boolean, rn
 /** What the prepared views depend on: a cache made under another key is not these views. */
 interface CacheKey {
   model: string
-  modelBytes: number
+  /** The base model's ONNX checksum (its manifest's, verified on every load): the attention maps come from it. */
+  modelSha256: string
   train: string
   val: string
   trainPairs: number
@@ -155,7 +157,7 @@ const t0 = performance.now()
 const cacheDir = values['views-cache']
 const key: CacheKey = {
   model: resolve(values.model!),
-  modelBytes: (await loadOnnxBytes(values.model!)).bytes.byteLength,
+  modelSha256: manifest.files['model.onnx']?.sha256 ?? '',
   train: resolve(values.train),
   val: resolve(values.val),
   trainPairs: trainEntries.length,
@@ -175,6 +177,7 @@ if (cacheDir && cachedMeta) {
   train = { evidence: await readViews(join(cacheDir, 'train.f32'), cachedMeta.train.length, floats), direction: cachedMeta.train }
   val = { evidence: await readViews(join(cacheDir, 'val.f32'), cachedMeta.val.length, floats), direction: cachedMeta.val }
 } else {
+  onnx = values['no-onnx'] ? null : await createOnnxRunner((await loadOnnxBytes(values.model!)).bytes, manifest)
   train = await prepare(trainEntries, Number(values.views), true, rng)
   val = await prepare(valEntries, 1, false, rng)
   if (cacheDir) {
@@ -187,7 +190,7 @@ if (cacheDir && cachedMeta) {
   }
 }
 await onnx?.dispose()
-console.log(`backend ${backend.backend} (attention maps: ${onnx ? onnx.detail : 'tfjs'}); ${train.evidence.length} training views of ${trainEntries.length} pairs, ${val.evidence.length} validation views; ${cachedMeta ? 'read from' : 'prepared in'} ${((performance.now() - t0) / 1000).toFixed(0)} s${cacheDir && !cachedMeta ? ` (kept in ${cacheDir})` : ''}`)
+console.log(`backend ${backend.backend} (attention maps: ${cachedMeta ? 'cached' : onnx ? onnx.detail : 'tfjs'}); ${train.evidence.length} training views of ${trainEntries.length} pairs, ${val.evidence.length} validation views; ${cachedMeta ? 'read from' : 'prepared in'} ${((performance.now() - t0) / 1000).toFixed(0)} s${cacheDir && !cachedMeta ? ` (kept in ${cacheDir})` : ''}`)
 
 // The epochs' shuffling has its own stream, so a run on cached views shuffles as one that prepared them.
 const epochRng = new TrainRng(Number(values.seed) + 1)
