@@ -4,11 +4,12 @@
  *
  *   npx tsx scripts/fit-shape-prior.ts --model DIR --train data/synth-train-v4 --tune data/synth-tune-v4 [--write]
  *       [--train-limit 300] [--tune-limit 300] [--lights default,truth] [--gains 0.7,0.8,...] [--weights 0,0.1,...]
- *       [--gain A --weight B]
+ *       [--gain A --weight B] [--length-quantiles N]
  *
  * 1. The projection's length (object heights from the foot) and per-channel darkening are the
  *    medians of the training pairs' own shadows (the geometric baseline's estimate, run on each
- *    pair's object and object-shadow masks and its shadowed photo).
+ *    pair's object and object-shadow masks and its shadowed photo). With --length-quantiles N the
+ *    projection is instead the mean of N projections, at N quantiles of those lengths.
  * 2. The mix darkening = gain * model + weight * projection is scored on the tuning pairs, as
  *    `umbra shadow` runs the model (no light given: the hedge), for a grid of gains and weights.
  *    The mix is linear in the darkening, so two pipeline runs per pair (the model alone, the
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     weights: { type: 'string', default: '0,0.1,0.2,0.3,0.4,0.5' },
     gain: { type: 'string' },
     weight: { type: 'string' },
+    'length-quantiles': { type: 'string', default: '0' },
     write: { type: 'boolean', default: false },
   },
 })
@@ -50,10 +52,10 @@ if (manifest.architecture.castFrame !== 'down') throw new Error(`${values.model}
 
 const samples: EvalSample[] = []
 for (const entry of (await scanPairFolder(values.train)).slice(0, Number(values['train-limit']))) samples.push(await loadEvalSample(entry))
-const fitted = shadowShapeOf(samples, 20)
+const fitted = shadowShapeOf(samples, 20, Number(values['length-quantiles']))
 if (!fitted) throw new Error('fewer than 20 training pairs show their object\'s shadow: too few for medians')
 const { pairs: shownPairs, ...shape } = fitted
-console.log(`training pairs with a visible shadow: ${shownPairs}; median length ${shape.lengthPerHeight} object heights, darkening ${shape.darkening.join(' / ')}`)
+console.log(`training pairs with a visible shadow: ${shownPairs}; median length ${shape.lengthPerHeight} object heights${shape.lengthsPerHeight ? ` (projected at ${shape.lengthsPerHeight.join(', ')}, averaged)` : ''}, darkening ${shape.darkening.join(' / ')}`)
 
 const numbers = (list: string) => list.split(',').map(Number)
 // The model alone (gain 1, weight 0) is always scored: the rule compares against it.
@@ -79,7 +81,7 @@ for (const [n, entry] of tunePairs.entries()) {
       for (const b of WEIGHTS) {
         const k = key(light, a, b)
         if (!scores.has(k)) scores.set(k, [])
-        scores.get(k)!.push(computeSampleMetrics(mix(s, model, projection, a, b), s.shadow, s.noShadow, s.objectShadow))
+        scores.get(k)!.push(computeSampleMetrics(mix(s, model, projection, a, b), s.shadow, s.noShadow, s.objectShadow, { ssim: false }))
       }
     }
   }

@@ -23,6 +23,7 @@
  * preparation (87 ms per view on one thread, about 20 minutes for 14,400). A cache made for other
  * settings is refused, not silently reused.
  */
+import { createHash } from 'node:crypto'
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -104,11 +105,29 @@ async function prepare(entries: PairEntry[], views: number, augment: boolean, rn
   return out
 }
 
+/** sha256 over the attention block's layers (names 'att_*' and 'attention', architecture.ts), in name order. */
+function attentionBlockSha256(model: tf.LayersModel): string {
+  const hash = createHash('sha256')
+  const layers = model.layers.filter((l) => l.name.startsWith('att_') || l.name === 'attention').sort((a, b) => a.name.localeCompare(b.name))
+  if (layers.length === 0) throw new Error('the base model has no attention block')
+  for (const layer of layers) {
+    hash.update(layer.name)
+    for (const w of layer.getWeights()) {
+      const data = w.dataSync<'float32'>()
+      hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    }
+  }
+  return hash.digest('hex')
+}
+
 /** What the prepared views depend on: a cache made under another key is not these views. */
 interface CacheKey {
-  model: string
-  /** The base model's ONNX checksum (its manifest's, verified on every load): the attention maps come from it. */
-  modelSha256: string
+  /**
+   * The checksum of the base model's attention-block weights (attentionBlockSha256): the views'
+   * maps come from that block alone, so a base whose head or shadow block differs (a wider head, a
+   * head trained further) reuses the views, and one whose attention block differs does not.
+   */
+  attentionSha256: string
   train: string
   val: string
   trainPairs: number
@@ -156,8 +175,7 @@ const valEntries = await scanPairFolder(values.val, { includeHeldOut: true })
 const t0 = performance.now()
 const cacheDir = values['views-cache']
 const key: CacheKey = {
-  model: resolve(values.model!),
-  modelSha256: manifest.files['model.onnx']?.sha256 ?? '',
+  attentionSha256: attentionBlockSha256(generator),
   train: resolve(values.train),
   val: resolve(values.val),
   trainPairs: trainEntries.length,

@@ -152,23 +152,26 @@ export function balancedErrorRate(predicted: Uint8Array, mask: RawImage): number
   return 100 * (1 - (tpr + tnr) / 2)
 }
 
-export function computeSampleMetrics(pred: RawImage, target: RawImage, noShadow: RawImage, objectShadowMask: RawImage): SampleMetrics {
+/** `ssim: false` skips the SSIM maps (GSSIM and LSSIM NaN): most of the cost, for fits that score many variants by RMSE and BER. */
+export function computeSampleMetrics(pred: RawImage, target: RawImage, noShadow: RawImage, objectShadowMask: RawImage, { ssim = true }: { ssim?: boolean } = {}): SampleMetrics {
   checkSame(pred, target, 'metrics')
   checkSame(pred, objectShadowMask, 'metrics mask')
   const n = pred.width * pred.height
   let maskPixels = 0
   for (let i = 0; i < n; i++) if (objectShadowMask.data[i * objectShadowMask.channels] > 0) maskPixels++
-  const map = ssimMap(pred, target)
-  let gs = 0, ls = 0
-  for (let i = 0; i < n; i++) {
-    gs += map[i]
-    if (objectShadowMask.data[i * objectShadowMask.channels] > 0) ls += map[i]
+  const map = ssim ? ssimMap(pred, target) : null
+  let gs = map ? 0 : NaN, ls = map ? 0 : NaN
+  if (map) {
+    for (let i = 0; i < n; i++) {
+      gs += map[i]
+      if (objectShadowMask.data[i * objectShadowMask.channels] > 0) ls += map[i]
+    }
   }
   return {
     GRMSE: rmse(pred, target),
     LRMSE: maskPixels > 0 ? rmse(pred, target, objectShadowMask) : NaN,
     GSSIM: gs / n,
-    LSSIM: maskPixels > 0 ? ls / maskPixels : NaN,
+    LSSIM: maskPixels > 0 && map ? ls / maskPixels : NaN,
     BER: balancedErrorRate(predictedShadowRegion(pred, noShadow), objectShadowMask),
     maskPixels,
   }

@@ -28,7 +28,7 @@ import type { LightOrigin } from '../shared/project'
 import { applyShadingCue, litSide, objectShading, type ObjectShading } from './shading-cue'
 import { castAngleFromSun, findSunInPhoto, type SunInPhoto } from './sun-cue'
 import { mixShapePrior, type ShapePrior } from './shape-prior'
-import { applyLightPrior, castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare } from './cast-frame'
+import { applyLightPrior, castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare, SCENE_READING_KAPPA, weighByVonMises } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
 export const CONTEXT_SCALE = 8
@@ -99,13 +99,14 @@ export interface GenerateShadowOptions {
    * Without castAngle: read the direction from the attention maps (estimateCastAngle with its
    * default settings), falling back to the default when their votes disagree. Meant for maps the
    * user painted or corrected. Without either, a model with a direction output uses its own vote
-   * when it is sure enough; then the model's own maps are read strictly (modelMapsEstimate:
-   * where they are clear, which measured a quarter to a third of held-out synthetic pairs);
-   * otherwise the mean shadow over the directions the model believes in (CastUsed.spread; the
-   * belief weighed by the object's shading, shading-cue.ts, and for a fine-tuned model by the
-   * light of its pairs, manifest training.lightPrior), or for a
-   * model without a direction output DEFAULT_CAST_ANGLE, light from the upper left; the user then
-   * steers. Before that mean: when the sun or its glow is in the photo (sun-cue.ts), away from it.
+   * when it is sure enough; otherwise the mean shadow over the directions the model believes in
+   * (CastUsed.spread). The belief is weighed by the object's shading (shading-cue.ts), by the
+   * model's own maps read strictly (modelMapsEstimate, where they are clear: about a third of
+   * synthetic pairs; SCENE_READING_KAPPA) and for a fine-tuned model by the light of its pairs
+   * (manifest training.lightPrior). Before that mean, when the maps showed no shadow to read and
+   * the sun or its glow is in the photo (sun-cue.ts): away from it. A model without a direction
+   * output takes the strict reading, the sun, or DEFAULT_CAST_ANGLE, light from the upper left;
+   * the user then steers.
    */
   lightFromAttention?: boolean
   /**
@@ -120,7 +121,8 @@ export interface CastUsed {
   angle: number
   /**
    * 'user': options.castAngle; 'scene': read from the attention maps (painted ones with
-   * lightFromAttention, else the model's own, strictly);
+   * lightFromAttention, else the model's own, strictly, for a model without a direction output;
+   * with one, the reading weighs its belief instead: sceneAngle);
    * 'model': the model's own direction output: its mode, sure enough (MIN_DIRECTION_CONFIDENCE),
    * or, with `spread`, its whole belief;
    * 'sun': away from the sun in the photo, through the object's foot (sun-cue.ts);
@@ -142,6 +144,11 @@ export interface CastUsed {
   litFrom?: 'left' | 'right'
   /** With source 'sun': where the sun (or its glow) is in the photo, in photo pixels. */
   sun?: { x: number; y: number }
+  /**
+   * With source 'model': the direction the occluder shadows found in the photo point (radians),
+   * when that reading weighed the belief (SCENE_READING_KAPPA).
+   */
+  sceneAngle?: number
 }
 
 /** CastUsed as the editor keeps it (project LightOrigin): degrees, and 'spread' for the hedge. */
@@ -150,9 +157,10 @@ export function lightOriginOf(cast: CastUsed | null): LightOrigin | null {
   const degrees = (radians: number) => (radians * 180) / Math.PI
   const confidence = cast.confidence === undefined ? {} : { confidence: Math.min(1, Math.max(0, cast.confidence)) }
   const lit = cast.litFrom ? { litFrom: cast.litFrom } : {}
-  if (cast.spread) return { kind: 'spread', ...confidence, ...lit, directions: cast.spread.map((d) => ({ angle: degrees(d.angle), weight: d.weight })) }
+  const scene = cast.sceneAngle === undefined ? {} : { sceneAngle: degrees(cast.sceneAngle) }
+  if (cast.spread) return { kind: 'spread', ...confidence, ...lit, ...scene, directions: cast.spread.map((d) => ({ angle: degrees(d.angle), weight: d.weight })) }
   if (cast.sun) return { kind: 'sun', sun: { x: Math.round(cast.sun.x), y: Math.round(cast.sun.y) } }
-  return { kind: cast.source, ...confidence, ...lit }
+  return { kind: cast.source, ...confidence, ...lit, ...scene }
 }
 
 export interface GenerateShadowResult {
@@ -491,36 +499,42 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     const estimate = estimateCastAngle(first.attention, objectMask(), S)
     cast = { angle: estimate.angle, source: estimate.source }
   } else {
-    // No light given: the model's direction output (weighed by the object's shading) when its
-    // validation vouches for it and it is sure; else the occluder shadows its attention block
-    // found, read strictly (modelMapsEstimate); else the mean shadow over the directions the model
-    // believes in; else (no direction output) the default.
+    // No light given. A model with a direction output: its belief, weighed by the light of the
+    // pairs it was fine-tuned on (a studio's key light), by the object's shading (left against
+    // right, shading-cue.ts) and by the occluder shadows its attention block found, read strictly
+    // (modelMapsEstimate, as evidence: SCENE_READING_KAPPA). Its mode when its validation vouches
+    // for it and it is sure; else the sun in the photo where the maps showed no shadows to read;
+    // else the mean shadow over the belief. A model without one: the strict reading, the sun,
+    // the default.
     const bins = engine.manifest.architecture.directionBins
-    // A fine-tuned model knows the light of its pairs (a studio's key light): the belief is weighed by it.
     const prior = engine.manifest.training?.lightPrior
     const belief = first.direction && typeof bins === 'number' ? directionPosterior(first.direction, bins) : null
     const weighed = belief && prior ? applyLightPrior(belief, prior) : belief
-    // The object's shading tells the side the light comes from, which the belief alone does not
-    // (shading-cue.ts).
     const cue = weighed ? cues.shading() : null
-    const posterior = weighed && cue ? applyShadingCue(weighed, cue) : weighed
+    const shaded = weighed && cue ? applyShadingCue(weighed, cue) : weighed
     const side = weighed && cue ? litSide(weighed, cue) : null
     const litFrom = side ? { litFrom: side } : {}
+    const estimate = estimateCastAngle(first.attention, objectMask(), S, modelMapsEstimate(engine.manifest.training))
+    const scene = estimate.source === 'scene'
+    const posterior = shaded && scene ? weighByVonMises(shaded, estimate.angle, SCENE_READING_KAPPA) : shaded
+    const sceneWeighed = posterior && scene ? { sceneAngle: estimate.angle } : {}
     const mode = posterior ? directionMode(posterior) : null
+    // The sun in the picture: shadows run away from it, towards the viewer. It decides where the
+    // scene's own shadows did not, because the belief cannot know it (the synthetic training
+    // scenes never show their sun) and tends to hedge between left and right on such photos.
+    const sun = () => (scene ? null : cues.sun())
     if (mode && mode.confidence >= MIN_DIRECTION_CONFIDENCE && directionOutputTrusted(engine.manifest.metrics)) {
-      cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, ...litFrom }
+      cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, ...litFrom, ...sceneWeighed }
+    } else if (!posterior || !mode) {
+      const found = sun()
+      cast = found ? { angle: castAngleFromSun(found, cues.foot), source: 'sun', sun: { x: found.x, y: found.y } } : { angle: estimate.angle, source: estimate.source }
     } else {
-      const estimate = estimateCastAngle(first.attention, objectMask(), S, modelMapsEstimate(engine.manifest.training))
-      cast = { angle: estimate.angle, source: estimate.source, ...(mode ? { confidence: mode.confidence } : {}) }
-      // The sun in the picture: shadows run away from it, towards the viewer. It decides where the
-      // scene's own shadows did not, because the belief cannot know it (the synthetic training
-      // scenes never show their sun) and tends to hedge between left and right on such photos.
-      const sun = estimate.source === 'default' ? cues.sun() : null
-      if (sun) {
-        cast = { angle: castAngleFromSun(sun, cues.foot), source: 'sun', sun: { x: sun.x, y: sun.y } }
-      } else if (estimate.source === 'default' && posterior && mode) {
+      const found = sun()
+      if (found) {
+        cast = { angle: castAngleFromSun(found, cues.foot), source: 'sun', sun: { x: found.x, y: found.y } }
+      } else {
         const spread = hedgeDirections(posterior)
-        cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, spread, ...litFrom }
+        cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, spread, ...litFrom, ...sceneWeighed }
         return { attention: first.attention, darkening: await shadeSpread(engine, batch, first.attention, spread, options.shapePrior), cast }
       }
     }

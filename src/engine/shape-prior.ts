@@ -29,6 +29,12 @@ export const shapePriorSchema = z.object({
   weight: z.number().finite().nonnegative(),
   /** The shadow's reach per unit of object height (image pixels), from the foot: |k| of the geometric baseline. */
   lengthPerHeight: z.number().finite().positive(),
+  /**
+   * Optional: reaches spread over the training pairs' own (quantiles of their lengths). The
+   * projection is then the mean of the projections at each, instead of one at lengthPerHeight:
+   * dark at the foot, where every length covers, fading to where only the long ones reach.
+   */
+  lengthsPerHeight: z.array(z.number().finite().positive()).min(1).max(16).optional(),
   /** Per-channel darkening inside the projected silhouette (R, G, B): shadows are lit by the blue sky. */
   darkening: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]),
 })
@@ -40,8 +46,12 @@ export type ShapePrior = z.infer<typeof shapePriorSchema>
  * input's channel 3) cast at `angle` (radians, image x right, y down).
  */
 export function silhouetteDarkening(object: Float32Array, S: number, angle: number, prior: ShapePrior): Float32Array {
-  const k: [number, number] = [prior.lengthPerHeight * Math.cos(angle), prior.lengthPerHeight * Math.sin(angle)]
-  const matte = projectSilhouette(S, S, (i) => object[i] > 0.5, k)
+  const lengths = prior.lengthsPerHeight ?? [prior.lengthPerHeight]
+  const matte = new Float32Array(S * S)
+  for (const length of lengths) {
+    const one = projectSilhouette(S, S, (i) => object[i] > 0.5, [length * Math.cos(angle), length * Math.sin(angle)])
+    for (let i = 0; i < matte.length; i++) matte[i] += one[i] / lengths.length
+  }
   const out = new Float32Array(S * S * 3)
   for (let i = 0; i < S * S; i++) {
     const m = matte[i]
@@ -64,10 +74,11 @@ export function mixShapePrior(darkening: Float32Array, object: Float32Array, S: 
 /**
  * The projection's length and darkening from pairs with their shadow: the medians of each pair's
  * own shadow (the geometric baseline's estimate run on the object, its shadow mask and the shadowed
- * photo). null when fewer than `minPairs` show their object's shadow. Used to fit a model's prior
+ * photo). null when fewer than `minPairs` show their object's shadow. With `lengthQuantiles` > 0,
+ * also that many quantiles of the lengths (lengthsPerHeight). Used to fit a model's prior
  * (scripts/fit-shape-prior.ts).
  */
-export function shadowShapeOf(pairs: Iterable<{ shadow: RawImage; object: RawImage; objectShadow: RawImage }>, minPairs: number): (Pick<ShapePrior, 'lengthPerHeight' | 'darkening'> & { pairs: number }) | null {
+export function shadowShapeOf(pairs: Iterable<{ shadow: RawImage; object: RawImage; objectShadow: RawImage }>, minPairs: number, lengthQuantiles = 0): (Pick<ShapePrior, 'lengthPerHeight' | 'lengthsPerHeight' | 'darkening'> & { pairs: number }) | null {
   const lengths: number[] = []
   const darks: number[][] = [[], [], []]
   for (const p of pairs) {
@@ -78,5 +89,9 @@ export function shadowShapeOf(pairs: Iterable<{ shadow: RawImage; object: RawIma
   }
   if (lengths.length < minPairs) return null
   const median = (v: number[]) => Number([...v].sort((a, b) => a - b)[v.length >> 1].toFixed(3))
-  return { lengthPerHeight: median(lengths), darkening: [median(darks[0]), median(darks[1]), median(darks[2])], pairs: lengths.length }
+  const sorted = [...lengths].sort((a, b) => a - b)
+  // The quantiles at the middles of lengthQuantiles equal slices of the pairs.
+  const quantile = (f: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))].toFixed(3))
+  const spread = lengthQuantiles > 0 ? { lengthsPerHeight: Array.from({ length: lengthQuantiles }, (_, j) => quantile((j + 0.5) / lengthQuantiles)) } : {}
+  return { lengthPerHeight: median(lengths), ...spread, darkening: [median(darks[0]), median(darks[1]), median(darks[2])], pairs: lengths.length }
 }

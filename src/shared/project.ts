@@ -109,6 +109,11 @@ export const LightOrigin = z.object({
   litFrom: z.enum(['left', 'right']).optional(),
   /** With 'sun': where the sun or its glow is in the photo (photo pixels). */
   sun: z.object({ x: z.number().finite(), y: z.number().finite() }).optional(),
+  /**
+   * With 'spread' or 'model': the direction (degrees) the shadows already in the photo point, as
+   * the model's attention maps showed them, when that weighed the model's belief.
+   */
+  sceneAngle: z.number().finite().optional(),
 })
 export type LightOrigin = z.infer<typeof LightOrigin>
 

@@ -138,7 +138,8 @@ export function describeLightOrigin(source: ShadowSource): string | null {
   const origin = source.lightOrigin
   if (!origin) return null
   const lit = origin.litFrom ? ` The object looks lit from the ${origin.litFrom}, so its shadow more likely falls ${origin.litFrom === 'left' ? 'right' : 'left'}.` : ''
-  return describeKind(origin) + lit
+  const scene = origin.sceneAngle !== undefined ? ` The shadows already in the photo point about ${Math.round(normAngle(origin.sceneAngle))}°, which the estimate takes into account.` : ''
+  return describeKind(origin) + lit + scene
 }
 
 function describeKind(origin: LightOrigin): string {

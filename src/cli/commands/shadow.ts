@@ -147,6 +147,7 @@ const command: Command = {
           const by = [
             ...(prior ? [`the light of its ${prior.pairs} fine-tuning pairs (${prior.angleDeg.toFixed(0)} degrees)`] : []),
             ...(result.cast.litFrom ? [`the object's shading (lit from the ${result.cast.litFrom})`] : []),
+            ...(result.cast.sceneAngle !== undefined ? [`the shadows its maps found in the photo (${deg(result.cast.sceneAngle)} degrees)`] : []),
           ]
           const weighed = by.length > 0 ? `, weighed by ${by.join(' and by ')}` : ''
           console.log(`light not known: the shadow is the mean over the directions the model believes in${weighed} (${result.cast.spread.map((d) => `${deg(d.angle)} degrees ${(100 * d.weight).toFixed(0)}%`).join(', ')})`)

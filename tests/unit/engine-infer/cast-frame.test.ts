@@ -311,6 +311,30 @@ describe('generateShadow with a cast-frame model', () => {
     expect(darkIn(studioShadow.composite, 70, 100, 109, 140)).toBeGreaterThan(0.95 * leftDark)
     expect(darkIn(studioShadow.composite, 131, 100, 170, 140)).toBeLessThan(0.05 * leftDark)
 
+    // Clear occluder shadows in the model's own maps weigh the belief instead of deciding: unsure
+    // between left and right, the maps pointing left tip the hedge left; a belief sure of the
+    // right keeps the right.
+    const M = engine.size
+    const leftMaps = new Float32Array(M * M * 2)
+    const occ = rect(M, 4, 8, 7, 20)
+    const sh = rect(M, 0, 17, 4, 20)
+    for (let i = 0; i < M * M; i++) {
+      leftMaps[i * 2] = occ[i]
+      leftMaps[i * 2 + 1] = occ[i] ? 0 : sh[i]
+    }
+    // (a manifest with no validation: the hedge, whatever the belief's confidence)
+    const withLeftMaps = (e: ShadowEngine): ShadowEngine => ({ ...e, manifest: { ...e.manifest, metrics: {} }, infer: async (b, n) => ({ ...(await e.infer(b, n)), attention: leftMaps }) })
+    const tipped = await generateShadow(withLeftMaps(twoWays), scene(), { layer: false })
+    expect(tipped.cast?.source).toBe('model')
+    expect(Math.cos(tipped.cast!.sceneAngle!)).toBeLessThan(-0.7)
+    const weightAt = (r: typeof tipped, a: number) => r.cast!.spread!.find((d) => angleDifference(d.angle, a) < 0.3)?.weight ?? 0
+    expect(weightAt(tipped, Math.PI)).toBeGreaterThan(0.75)
+    expect(weightAt(tipped, 0)).toBeLessThan(0.25)
+    const sureRight: ShadowEngine = { ...twoWays, infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: binLogits([0], Math.log(400)) }) }
+    const kept = await generateShadow(withLeftMaps(sureRight), scene(), { layer: false })
+    expect(weightAt(kept, 0)).toBeGreaterThan(0.8)
+    expect(kept.cast?.sceneAngle).toBeDefined()
+
     // The third session's two-vote output (no directionBins in the manifest) is ignored.
     const legacy = await generateShadow({ ...sure, manifest: { ...validated(12), architecture: engine.manifest.architecture } }, scene(), { layer: false })
     expect(legacy.cast?.source).toBe('default')

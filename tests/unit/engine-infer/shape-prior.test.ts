@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { mixShapePrior, silhouetteDarkening, type ShapePrior } from '../../../src/engine/shape-prior'
+import { mixShapePrior, shadowShapeOf, silhouetteDarkening, type ShapePrior } from '../../../src/engine/shape-prior'
+import { projectSilhouette } from '../../../src/engine/baselines'
 import { readModelManifest, verifyModelDir, writeShapePrior } from '../../../src/engine/model-dir'
 import { createShadowEngine } from '../../../src/engine/inference'
 import { generateShadow } from '../../../src/engine/pipeline'
@@ -51,6 +52,24 @@ describe('the silhouette prior (shape-prior.ts)', () => {
 
   })
 
+  it('with several lengths, projects the mean of the projections at each: dark at the foot, fading to where only the long ones reach', () => {
+    const lengths = [0.5, 1, 2]
+    const spread = silhouetteDarkening(post(), S, Math.PI / 2, { ...PRIOR, lengthsPerHeight: lengths })
+    const each = lengths.map((l) => silhouetteDarkening(post(), S, Math.PI / 2, { ...PRIOR, lengthPerHeight: l }))
+    for (let i = 0; i < S * S * 3; i++) expect(spread[i]).toBeCloseTo((each[0][i] + each[1][i] + each[2][i]) / 3, 5)
+    // lengthPerHeight (1) is not used when lengths are given: the longest reaches past it
+    const one = silhouetteDarkening(post(), S, Math.PI / 2, PRIOR)
+    expect(sumIn(spread, 26, 56, 38, S)).toBeGreaterThan(sumIn(one, 26, 56, 38, S))
+    // just below the foot every length darkens, as much as one length alone; far down only the
+    // longest does, a third as much
+    const near = sumIn(spread, 29, 41, 35, 43) / 12
+    const far = sumIn(spread, 29, 58, 35, 60) / 12
+    expect(near).toBeGreaterThan(0.2)
+    expect(Math.abs(near - sumIn(one, 29, 41, 35, 43) / 12)).toBeLessThan(0.05)
+    expect(far).toBeGreaterThan(0.05)
+    expect(far).toBeLessThan(near / 2)
+  })
+
   it('mixes as gain * model + weight * projection, clipped to [0, 1]; weight 0 and gain 1 leave the model as it is', () => {
     const model = new Float32Array(S * S * 3).fill(0.2)
     const projected = silhouetteDarkening(post(), S, 0, PRIOR)
@@ -59,6 +78,35 @@ describe('the silhouette prior (shape-prior.ts)', () => {
     expect(mixShapePrior(Float32Array.from(model), post(), S, 0, { ...PRIOR, modelGain: 1, weight: 0 })).toEqual(model)
     const strong = mixShapePrior(new Float32Array(S * S * 3).fill(0.9), post(), S, 0, { ...PRIOR, modelGain: 1, weight: 1 })
     expect(Math.max(...strong)).toBe(1)
+  })
+})
+
+describe('the prior fitted from pairs (shadowShapeOf)', () => {
+  /** A pair: the post, its shadow cast down `length` object heights, the photo darkened by 40% there. */
+  function pairWithShadowOf(length: number): { shadow: RawImage; object: RawImage; objectShadow: RawImage } {
+    const object = post()
+    const matte = projectSilhouette(S, S, (i) => object[i] > 0.5, [0, length])
+    const mask = (f: (i: number) => boolean): RawImage => ({ width: S, height: S, channels: 1, data: Uint8Array.from({ length: S * S }, (_, i) => (f(i) ? 255 : 0)) })
+    const inShadow = (i: number) => matte[i] > 0.5 && object[i] <= 0.5
+    const shadow: RawImage = { width: S, height: S, channels: 3, data: Uint8Array.from({ length: S * S * 3 }, (_, j) => (inShadow((j / 3) | 0) ? 120 : 200)) }
+    return { shadow, object: mask((i) => object[i] > 0.5), objectShadow: mask(inShadow) }
+  }
+
+  it('gives the median length and, when asked, quantiles of the pairs\' lengths in order; none from too few pairs', () => {
+    const lengths = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2]
+    const pairs = lengths.map(pairWithShadowOf)
+    const plain = shadowShapeOf(pairs, 5)
+    expect(plain?.pairs).toBe(10)
+    expect(plain?.lengthsPerHeight).toBeUndefined()
+    const spread = shadowShapeOf(pairs, 5, 4)!
+    expect(spread.lengthsPerHeight).toHaveLength(4)
+    const q = spread.lengthsPerHeight!
+    for (let j = 1; j < q.length; j++) expect(q[j]).toBeGreaterThan(q[j - 1])
+    // the pairs' own lengths are measured from their masks: the quantiles bracket the median
+    expect(q[0]).toBeLessThan(spread.lengthPerHeight)
+    expect(q[3]).toBeGreaterThan(spread.lengthPerHeight)
+    expect(q[3] / q[0]).toBeGreaterThan(2)
+    expect(shadowShapeOf(pairs.slice(0, 3), 5, 4)).toBeNull()
   })
 })
 

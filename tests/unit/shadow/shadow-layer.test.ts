@@ -123,6 +123,10 @@ describe('shadow layers', () => {
     expect(lit.litFrom).toBe('right')
     expect(describeLightOrigin({ ...src, lightOrigin: lit })).toMatch(/lit from the right, so its shadow more likely falls left\.$/)
     expect(lightOriginOf({ angle: 1, source: 'user' })!.litFrom).toBeUndefined()
+    const weighed = lightOriginOf({ angle: Math.PI, source: 'model', confidence: 0.6, spread: [{ angle: Math.PI, weight: 1 }], sceneAngle: (-170 * Math.PI) / 180 })!
+    expect(weighed.sceneAngle).toBeCloseTo(-170, 6)
+    expect(describeLightOrigin({ ...src, lightOrigin: weighed })).toMatch(/shadows already in the photo point about -170°, which the estimate takes into account\.$/)
+    expect(lightOriginOf({ angle: 1, source: 'user' })!.sceneAngle).toBeUndefined()
     expect(lightOriginOf(null)).toBeNull()
   })
 
