@@ -525,17 +525,16 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     const sun = () => (scene ? null : cues.sun())
     if (mode && mode.confidence >= MIN_DIRECTION_CONFIDENCE && directionOutputTrusted(engine.manifest.metrics)) {
       cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, ...litFrom, ...sceneWeighed }
-    } else if (!posterior || !mode) {
-      const found = sun()
-      cast = found ? { angle: castAngleFromSun(found, cues.foot), source: 'sun', sun: { x: found.x, y: found.y } } : { angle: estimate.angle, source: estimate.source }
     } else {
       const found = sun()
       if (found) {
         cast = { angle: castAngleFromSun(found, cues.foot), source: 'sun', sun: { x: found.x, y: found.y } }
-      } else {
+      } else if (posterior && mode) {
         const spread = hedgeDirections(posterior)
         cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, spread, ...litFrom, ...sceneWeighed }
         return { attention: first.attention, darkening: await shadeSpread(engine, batch, first.attention, spread, options.shapePrior), cast }
+      } else {
+        cast = { angle: estimate.angle, source: estimate.source }
       }
     }
   }

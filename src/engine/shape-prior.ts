@@ -88,10 +88,12 @@ export function shadowShapeOf(pairs: Iterable<{ shadow: RawImage; object: RawIma
     own.darkening.forEach((d, c) => darks[c].push(d))
   }
   if (lengths.length < minPairs) return null
-  const median = (v: number[]) => Number([...v].sort((a, b) => a - b)[v.length >> 1].toFixed(3))
-  const sorted = [...lengths].sort((a, b) => a - b)
+  // quantile(0.5) is the median (the middle element, as the darkenings' medians take it).
+  const quantile = (v: number[], f: number) => Number(v[Math.min(v.length - 1, Math.floor(f * v.length))].toFixed(3))
+  const sorted = (v: number[]) => [...v].sort((a, b) => a - b)
+  const byLength = sorted(lengths)
   // The quantiles at the middles of lengthQuantiles equal slices of the pairs.
-  const quantile = (f: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))].toFixed(3))
-  const spread = lengthQuantiles > 0 ? { lengthsPerHeight: Array.from({ length: lengthQuantiles }, (_, j) => quantile((j + 0.5) / lengthQuantiles)) } : {}
-  return { lengthPerHeight: median(lengths), ...spread, darkening: [median(darks[0]), median(darks[1]), median(darks[2])], pairs: lengths.length }
+  const spread = lengthQuantiles > 0 ? { lengthsPerHeight: Array.from({ length: lengthQuantiles }, (_, j) => quantile(byLength, (j + 0.5) / lengthQuantiles)) } : {}
+  const median = (v: number[]) => quantile(sorted(v), 0.5)
+  return { lengthPerHeight: quantile(byLength, 0.5), ...spread, darkening: [median(darks[0]), median(darks[1]), median(darks[2])], pairs: lengths.length }
 }

@@ -189,6 +189,21 @@ describe('the light prior of fine-tuning pairs', () => {
   })
 })
 
+/**
+ * Attention maps (M x M x 2) as a user would paint them, sure to `p`: an occluder left of the
+ * object whose shadow falls to its left (model-frame pixels: the 240 px photo maps onto 32 px).
+ */
+function leftShadowMaps(M: number, p: number): Float32Array {
+  const m = new Float32Array(M * M * 2)
+  const occ = rect(M, 4, 8, 7, 20)
+  const sh = rect(M, 0, 17, 4, 20)
+  for (let i = 0; i < M * M; i++) {
+    m[i * 2] = occ[i] * p
+    m[i * 2 + 1] = occ[i] ? 0 : sh[i] * p
+  }
+  return m
+}
+
 describe('generateShadow with a cast-frame model', () => {
   let dir: string
   let engine: ShadowEngine
@@ -229,17 +244,7 @@ describe('generateShadow with a cast-frame model', () => {
 
   it("reads the direction from painted maps when asked, and from the model's own maps only where they are sure", async () => {
     // Maps as a user would paint them: an occluder left of the object whose shadow falls to its left.
-    const M = engine.size
-    const maps = (p: number) => {
-      const m = new Float32Array(M * M * 2)
-      const occ = rect(M, 4, 8, 7, 20) // model-frame pixels (the 240 px photo maps onto 32 px)
-      const sh = rect(M, 0, 17, 4, 20)
-      for (let i = 0; i < M * M; i++) {
-        m[i * 2] = occ[i] * p
-        m[i * 2 + 1] = occ[i] ? 0 : sh[i] * p
-      }
-      return m
-    }
+    const maps = (p: number) => leftShadowMaps(engine.size, p)
     const withMaps = (p: number): ShadowEngine => ({ ...engine, infer: async (b, n) => ({ ...(await engine.infer(b, n)), attention: maps(p) }) })
     const read = await generateShadow(withMaps(1), scene(), { layer: false, lightFromAttention: true })
     expect(read.cast?.source).toBe('scene')
@@ -314,14 +319,7 @@ describe('generateShadow with a cast-frame model', () => {
     // Clear occluder shadows in the model's own maps weigh the belief instead of deciding: unsure
     // between left and right, the maps pointing left tip the hedge left; a belief sure of the
     // right keeps the right.
-    const M = engine.size
-    const leftMaps = new Float32Array(M * M * 2)
-    const occ = rect(M, 4, 8, 7, 20)
-    const sh = rect(M, 0, 17, 4, 20)
-    for (let i = 0; i < M * M; i++) {
-      leftMaps[i * 2] = occ[i]
-      leftMaps[i * 2 + 1] = occ[i] ? 0 : sh[i]
-    }
+    const leftMaps = leftShadowMaps(engine.size, 1)
     // (a manifest with no validation: the hedge, whatever the belief's confidence)
     const withLeftMaps = (e: ShadowEngine): ShadowEngine => ({ ...e, manifest: { ...e.manifest, metrics: {} }, infer: async (b, n) => ({ ...(await e.infer(b, n)), attention: leftMaps }) })
     const tipped = await generateShadow(withLeftMaps(twoWays), scene(), { layer: false })
