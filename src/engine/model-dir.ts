@@ -22,7 +22,6 @@ import { z } from 'zod'
 import type * as tf from '@tensorflow/tfjs'
 import { UserError } from '../core/errors'
 import { writeDirAtomic, writeFileAtomic } from '../core/atomic'
-import { exportLayersModelToOnnx, ONNX_OPSET } from './onnx/export'
 import { shapePriorSchema, type ShapePrior } from './shape-prior'
 
 export const MODEL_FORMAT_VERSION = 1
@@ -148,6 +147,8 @@ export async function saveModelDir(dir: string, model: tf.LayersModel, manifestI
   if (!inputShape || inputShape[1] !== input.inputSize || inputShape[2] !== input.inputSize) {
     throw new UserError('MODEL_MISMATCH', `manifest inputSize ${input.inputSize} does not match the model input [${inputShape?.join(', ')}]`)
   }
+  // The exporter (and the protobuf library under it) loads only here: running a model never needs it.
+  const { exportLayersModelToOnnx, ONNX_OPSET } = await import('./onnx/export')
   const exported = exportLayersModelToOnnx(model)
   const { modelJson, weights } = await captureTfjsArtifacts(model)
   const contents: Record<(typeof MODEL_FILES)[number], Uint8Array> = {

@@ -185,34 +185,54 @@ export interface ShadowInput {
   mask: RawImage
 }
 
-/** Bounding box of the nonzero pixels, or null when there are none. Scans rows fast, columns only where needed. */
+/**
+ * Index of the first (step 1) or last (step -1) nonzero byte in data[from..to), or -1. Reads four
+ * bytes at a time through `words` (data's bytes as 32-bit words; null when data does not start on a
+ * 4-byte boundary): a 12 MP mask is mostly zeros, and this is 4x fewer reads than a byte loop.
+ */
+function nonzeroByte(data: Uint8Array, words: Uint32Array | null, from: number, to: number, step: 1 | -1): number {
+  if (step === 1) {
+    let i = from
+    if (words) {
+      while (i < to && i % 4 !== 0) if (data[i++] !== 0) return i - 1
+      for (let w = i >> 2, end = to >> 2; w < end; w++, i += 4) if (words[w] !== 0) break
+    }
+    for (; i < to; i++) if (data[i] !== 0) return i
+    return -1
+  }
+  let i = to - 1
+  if (words) {
+    while (i >= from && (i + 1) % 4 !== 0) if (data[i--] !== 0) return i + 1
+    for (let w = (i + 1) >> 2, start = Math.ceil(from / 4); w > start; w--, i -= 4) if (words[w - 1] !== 0) break
+  }
+  for (; i >= from; i--) if (data[i] !== 0) return i
+  return -1
+}
+
+/**
+ * Bounding box of the nonzero pixels, or null when there are none. The first and last rows come
+ * from a scan of the whole buffer; only the rows between them are scanned for the columns, and
+ * each of those only from its ends inwards.
+ */
 export function maskBoundingBox(mask: RawImage): Rect | null {
   const { width, height, data } = mask
-  let top = -1
-  let bottom = -1
+  const n = width * height
+  const words = data.byteOffset % 4 === 0 ? new Uint32Array(data.buffer, data.byteOffset, data.length >> 2) : null
+  const first = nonzeroByte(data, words, 0, n, 1)
+  if (first < 0) return null
+  const last = nonzeroByte(data, words, 0, n, -1)
+  const top = Math.floor(first / width)
+  const bottom = Math.floor(last / width)
   let left = width
   let right = -1
-  for (let y = 0; y < height; y++) {
+  for (let y = top; y <= bottom; y++) {
     const row = y * width
-    let first = -1
-    for (let x = 0; x < width; x++) {
-      if (data[row + x] !== 0) {
-        first = x
-        break
-      }
-    }
-    if (first < 0) continue
-    if (top < 0) top = y
-    bottom = y
-    if (first < left) left = first
-    for (let x = width - 1; x > right; x--) {
-      if (data[row + x] !== 0) {
-        right = x
-        break
-      }
-    }
+    // Only a pixel left of the box so far (or right of it) can widen it.
+    const l = nonzeroByte(data, words, row, row + left, 1)
+    if (l >= 0) left = l - row
+    const r = nonzeroByte(data, words, row + right + 1, row + width, -1)
+    if (r >= 0) right = r - row
   }
-  if (top < 0) return null
   return { x: left, y: top, width: right - left + 1, height: bottom - top + 1 }
 }
 
@@ -392,7 +412,8 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
     new Uint32Array(layerImage.data.buffer).fill(0x00ffffff) // transparent white (little-endian RGBA 255,255,255,0)
   }
   // The full-size layer is filled in the composite's pass; otherwise the composite can be skipped.
-  if (options.applyToImage !== false || fullLayer) applyDarkening(composite, mask.data, window, mid, midW, midH, layerImage?.data ?? null)
+  const darkenImage = options.applyToImage !== false
+  if (darkenImage || fullLayer) applyDarkening(darkenImage ? composite : null, mask.data, window, mid, midW, midH, layerImage?.data ?? null, image.width, image.channels)
   if (options.layer !== false && !fullLayer) {
     layerImage = renderSmallLayer(mask, window, mid, midW, midH, Math.max(1, Math.round(window.width * layerScale)), Math.max(1, Math.round(window.height * layerScale)))
   }
@@ -582,101 +603,109 @@ async function shadeSpread(engine: ShadowEngine, batch: Float32Array, attention:
   return sum
 }
 
+/** `mid` row `row` resampled to the window's width, 0-255 in 8.8 fixed point, columns x0..x1-1 (returns whether any is nonzero). */
+function horizontalRow(mid: Uint8Array, midW: number, row: number, i0: Int32Array, i1: Int32Array, w8: Int32Array, x0: number, x1: number, dst: Int32Array): boolean {
+  const base = row * midW * 3
+  let any = 0
+  for (let x = x0; x < x1; x++) {
+    const a = base + i0[x]
+    const b = base + i1[x]
+    const w = w8[x]
+    const k = x * 3
+    const v0 = (mid[a] << 8) + (mid[b] - mid[a]) * w
+    const v1 = (mid[a + 1] << 8) + (mid[b + 1] - mid[a + 1]) * w
+    const v2 = (mid[a + 2] << 8) + (mid[b + 2] - mid[a + 2]) * w
+    dst[k] = v0
+    dst[k + 1] = v1
+    dst[k + 2] = v2
+    any |= v0 | v1 | v2
+  }
+  return any !== 0
+}
+
 /**
- * composite = photo * (1 - d) inside the window, object pixels skipped, with d bilinearly upsampled
- * from `mid` (midW x midH x 3, 0-255) on the fly; also fills the RGBA multiply layer when given.
- * A plain function of typed arrays so V8 optimises the hot loop.
+ * composite = photo * (1 - d) inside the window (when `composite` is given), object pixels skipped,
+ * with d bilinearly upsampled from `mid` (midW x midH x 3, 0-255) on the fly; also fills the RGBA
+ * multiply layer when given. A plain function of typed arrays in integer arithmetic (8.8 and 16.16
+ * fixed point) so V8 optimises the hot loop: about 1.5x faster than the same loop in doubles.
  */
-function applyDarkening(composite: RawImage, maskData: Uint8Array, window: Rect, mid: Uint8Array, midW: number, midH: number, layerData: Uint8Array | null): void {
+function applyDarkening(composite: RawImage | null, maskData: Uint8Array, window: Rect, mid: Uint8Array, midW: number, midH: number, layerData: Uint8Array | null, imageWidth: number, channels: number): void {
   const ww = window.width
   const xTaps = bilinearTaps(midW, ww)
   const yTaps = bilinearTaps(midH, window.height)
-  // Horizontally resampled rows of `mid` (two cached: output rows walk down monotonically).
-  let rowA = new Float64Array(ww * 3)
-  let rowB = new Float64Array(ww * 3)
-  const rowD = new Uint8Array(ww * 3)
-  const horizontal = (row: number, dst: Float64Array) => {
-    const base = row * midW * 3
-    for (let x = 0; x < ww; x++) {
-      const i0 = base + xTaps.i0[x] * 3
-      const i1 = base + xTaps.i1[x] * 3
-      const w = xTaps.w[x]
-      dst[x * 3] = mid[i0] + (mid[i1] - mid[i0]) * w
-      dst[x * 3 + 1] = mid[i0 + 1] + (mid[i1 + 1] - mid[i0 + 1]) * w
-      dst[x * 3 + 2] = mid[i0 + 2] + (mid[i1 + 2] - mid[i0 + 2]) * w
-    }
-  }
-  const out = composite.data
-  const channels = composite.channels
-  const imageWidth = composite.width
-  // Only the window rows/columns whose taps reach a nonzero sample of `mid` can change.
   const area = nonzeroArea(mid, midW, midH)
   if (!area) return
   const [x0, x1] = tapRange(xTaps, area.x0, area.x1)
   const [y0, y1] = tapRange(yTaps, area.y0, area.y1)
+  // Integer taps: source offsets in bytes, weights in 1/256.
+  const i0 = new Int32Array(ww)
+  const i1 = new Int32Array(ww)
+  const w8 = new Int32Array(ww)
+  for (let x = 0; x < ww; x++) {
+    i0[x] = xTaps.i0[x] * 3
+    i1[x] = xTaps.i1[x] * 3
+    w8[x] = Math.round(xTaps.w[x] * 256)
+  }
+  let rowA = new Int32Array(ww * 3)
+  let rowB = new Int32Array(ww * 3)
+  let anyA = false
+  let anyB = false
   let rowAIndex = -1
   let rowBIndex = -1
+  const out = composite?.data ?? null
   for (let wy = y0; wy < y1; wy++) {
     const j0 = yTaps.i0[wy]
     const j1 = yTaps.i1[wy]
-    const wv = yTaps.w[wy]
     if (rowAIndex !== j0) {
       if (rowBIndex === j0) {
         const t = rowA
         rowA = rowB
         rowB = t
+        anyA = anyB
         rowBIndex = -1
       } else {
-        horizontal(j0, rowA)
+        anyA = horizontalRow(mid, midW, j0, i0, i1, w8, x0, x1, rowA)
       }
       rowAIndex = j0
     }
     if (rowBIndex !== j1) {
-      horizontal(j1, rowB)
+      anyB = horizontalRow(mid, midW, j1, i0, i1, w8, x0, x1, rowB)
       rowBIndex = j1
     }
-    // This row's darkening, 0-255, in one simple loop (cheap to optimise).
-    let any = 0
-    for (let k = x0 * 3; k < x1 * 3; k++) {
-      const v = (rowA[k] + (rowB[k] - rowA[k]) * wv + 0.5) | 0
-      rowD[k] = v
-      any |= v
-    }
+    if (!anyA && !anyB) continue
+    const wv = Math.round(yTaps.w[wy] * 256)
     const rowStart = (window.y + wy) * imageWidth + window.x
-    if (any === 0) continue
-    for (let wx = x0; wx < x1; wx++) {
+    let li = (wy * ww + x0) * 4
+    for (let wx = x0; wx < x1; wx++, li += 4) {
       const p = rowStart + wx
       // The object keeps its pixels.
       if (maskData[p] !== 0) continue
       const k = wx * 3
-      const d0 = rowD[k]
-      const d1 = rowD[k + 1]
-      const d2 = rowD[k + 2]
+      // Vertical lerp in 16.16, rounded to 0-255.
+      let a = rowA[k]
+      const d0 = ((a << 8) + (rowB[k] - a) * wv + 32768) >> 16
+      a = rowA[k + 1]
+      const d1 = ((a << 8) + (rowB[k + 1] - a) * wv + 32768) >> 16
+      a = rowA[k + 2]
+      const d2 = ((a << 8) + (rowB[k + 2] - a) * wv + 32768) >> 16
       if ((d0 | d1 | d2) === 0) continue
-      const o = p * channels
-      // round(v * (255 - d) / 255) in integers: (t + (t >> 8)) >> 8 divides by 255 exactly after the +128.
-      let t = out[o] * (255 - d0) + 128
-      out[o] = (t + (t >> 8)) >> 8
-      t = out[o + 1] * (255 - d1) + 128
-      out[o + 1] = (t + (t >> 8)) >> 8
-      t = out[o + 2] * (255 - d2) + 128
-      out[o + 2] = (t + (t >> 8)) >> 8
-    }
-    if (layerData) {
-      // alpha a = max_c d_c, colour c_k = 1 - d_k / a; transparent white where there is no shadow or the object.
-      let li = (wy * ww + x0) * 4
-      for (let wx = x0; wx < x1; wx++, li += 4) {
-        const k = wx * 3
-        const d0 = rowD[k]
-        const d1 = rowD[k + 1]
-        const d2 = rowD[k + 2]
-        const a = maskData[rowStart + wx] !== 0 ? 0 : d0 > d1 ? (d0 > d2 ? d0 : d2) : d1 > d2 ? d1 : d2
-        if (a !== 0) {
-          layerData[li] = ((255 * (a - d0)) / a + 0.5) | 0
-          layerData[li + 1] = ((255 * (a - d1)) / a + 0.5) | 0
-          layerData[li + 2] = ((255 * (a - d2)) / a + 0.5) | 0
-          layerData[li + 3] = a
-        }
+      if (out !== null) {
+        const o = p * channels
+        // round(v * (255 - d) / 255) in integers: (t + (t >> 8)) >> 8 divides by 255 exactly after the +128.
+        let t = out[o] * (255 - d0) + 128
+        out[o] = (t + (t >> 8)) >> 8
+        t = out[o + 1] * (255 - d1) + 128
+        out[o + 1] = (t + (t >> 8)) >> 8
+        t = out[o + 2] * (255 - d2) + 128
+        out[o + 2] = (t + (t >> 8)) >> 8
+      }
+      if (layerData !== null) {
+        // alpha = max_c d_c, colour c_k = 1 - d_k / alpha (a multiply layer); untouched pixels stay transparent white.
+        const al = d0 > d1 ? (d0 > d2 ? d0 : d2) : d1 > d2 ? d1 : d2
+        layerData[li] = ((255 * (al - d0)) / al + 0.5) | 0
+        layerData[li + 1] = ((255 * (al - d1)) / al + 0.5) | 0
+        layerData[li + 2] = ((255 * (al - d2)) / al + 0.5) | 0
+        layerData[li + 3] = al
       }
     }
   }

@@ -80,17 +80,17 @@ const command: Command = {
     const format = formatFromPath(outPath)
     if (values.layer !== undefined && formatFromPath(values.layer) !== 'png') throw new UserError('BAD_ARGS', '--layer must be a .png file (the layer has alpha)')
 
-    // The engine (model load, runtime start) and the image decode overlap.
-    const { createShadowEngine } = await import('../../engine/inference')
-    const { generateShadow, placeCutout, renderAttentionMaps } = await import('../../engine/pipeline')
-    const enginePromise = createShadowEngine({ modelDir: values.model, runtime })
+    // The image decode (sharp's threads) starts first, so it overlaps loading the engine's modules
+    // and opening the model (this thread).
+    const decoded = values.mask !== undefined ? Promise.all([decodeRgb(imagePath), decodeMask(values.mask)]) : Promise.all([decodeRgb(imagePath), decodeRgba(values.object as string)])
+    decoded.catch(() => {}) // settled below, after the engine
+    const modules = Promise.all([import('../../engine/inference'), import('../../engine/pipeline')])
+    const enginePromise = modules.then(([{ createShadowEngine }]) => createShadowEngine({ modelDir: values.model, runtime }))
     const inputPromise = (async () => {
-      if (values.mask !== undefined) {
-        const [image, mask] = await Promise.all([decodeRgb(imagePath), decodeMask(values.mask)])
-        return { image, mask }
-      }
-      const [background, cutout] = await Promise.all([decodeRgb(imagePath), decodeRgba(values.object as string)])
-      return placeCutout(background, cutout, at as { x: number; y: number; scale: number })
+      const [image, second] = await decoded
+      if (values.mask !== undefined) return { image, mask: second }
+      const [, { placeCutout }] = await modules
+      return placeCutout(image, second, at as { x: number; y: number; scale: number })
     })()
     // Both settle before either error is reported, so no work is left running behind an error.
     const [engineResult, inputResult] = await Promise.allSettled([enginePromise, inputPromise])
@@ -102,6 +102,7 @@ const command: Command = {
     try {
       if (inputResult.status === 'rejected') throw inputResult.reason
       const input = inputResult.value
+      const [, { generateShadow, renderAttentionMaps }] = await modules
       const t1 = performance.now()
       const castAngle = lightDeg === undefined ? undefined : (lightDeg * Math.PI) / 180
       const result = await generateShadow(engine, input, { layer: values.layer !== undefined, inPlace: true, castAngle, lightFromAttention: lightFromScene })
