@@ -603,10 +603,14 @@ async function shadeSpread(engine: ShadowEngine, batch: Float32Array, attention:
   return sum
 }
 
-/** `mid` row `row` resampled to the window's width, 0-255 in 8.8 fixed point, columns x0..x1-1 (returns whether any is nonzero). */
-function horizontalRow(mid: Uint8Array, midW: number, row: number, i0: Int32Array, i1: Int32Array, w8: Int32Array, x0: number, x1: number, dst: Int32Array): boolean {
+/**
+ * `mid` row `row` resampled to the window's width, 0-255 in 8.8 fixed point, columns x0..x1-1.
+ * The columns where it is nonzero go to `span` as [first, end) (first >= end: the row is all zero).
+ */
+function horizontalRow(mid: Uint8Array, midW: number, row: number, i0: Int32Array, i1: Int32Array, w8: Int32Array, x0: number, x1: number, dst: Int32Array, span: Int32Array): void {
   const base = row * midW * 3
-  let any = 0
+  let first = x1
+  let last = x0 - 1
   for (let x = x0; x < x1; x++) {
     const a = base + i0[x]
     const b = base + i1[x]
@@ -618,9 +622,67 @@ function horizontalRow(mid: Uint8Array, midW: number, row: number, i0: Int32Arra
     dst[k] = v0
     dst[k + 1] = v1
     dst[k + 2] = v2
-    any |= v0 | v1 | v2
+    if ((v0 | v1 | v2) !== 0) {
+      if (first === x1) first = x
+      last = x
+    }
   }
-  return any !== 0
+  span[0] = first
+  span[1] = last + 1
+}
+
+/**
+ * One window row of the composite: photo pixels wx in [from, to) (photo index rowStart + wx)
+ * multiplied by 1 - d, d the vertical lerp (weight wv / 256) of two 8.8 rows, object pixels kept.
+ * Its own small function, called per row, so V8 optimises it from full type feedback: the same loop
+ * inlined in applyDarkening (one call per photo, optimised mid-loop) ran about 2x slower.
+ */
+function darkenRow(out: Uint8Array, channels: number, maskData: Uint8Array, rowStart: number, rowA: Int32Array, rowB: Int32Array, wv: number, from: number, to: number): void {
+  for (let wx = from; wx < to; wx++) {
+    const p = rowStart + wx
+    if (maskData[p] !== 0) continue
+    const k = wx * 3
+    // Vertical lerp in 16.16, rounded to 0-255.
+    let a = rowA[k]
+    const d0 = ((a << 8) + (rowB[k] - a) * wv + 32768) >> 16
+    a = rowA[k + 1]
+    const d1 = ((a << 8) + (rowB[k + 1] - a) * wv + 32768) >> 16
+    a = rowA[k + 2]
+    const d2 = ((a << 8) + (rowB[k + 2] - a) * wv + 32768) >> 16
+    if ((d0 | d1 | d2) === 0) continue
+    const o = p * channels
+    // round(v * (255 - d) / 255) in integers: (t + (t >> 8)) >> 8 divides by 255 exactly after the +128.
+    let t = out[o] * (255 - d0) + 128
+    out[o] = (t + (t >> 8)) >> 8
+    t = out[o + 1] * (255 - d1) + 128
+    out[o + 1] = (t + (t >> 8)) >> 8
+    t = out[o + 2] * (255 - d2) + 128
+    out[o + 2] = (t + (t >> 8)) >> 8
+  }
+}
+
+/**
+ * The same row of the RGBA multiply layer (starting at byte rowOffset): alpha = max_c d_c, colour
+ * c_k = 1 - d_k / alpha; pixels without shadow, and the object's, stay transparent white.
+ */
+function layerRow(layer: Uint8Array, rowOffset: number, maskData: Uint8Array, rowStart: number, rowA: Int32Array, rowB: Int32Array, wv: number, from: number, to: number): void {
+  for (let wx = from; wx < to; wx++) {
+    if (maskData[rowStart + wx] !== 0) continue
+    const k = wx * 3
+    let a = rowA[k]
+    const d0 = ((a << 8) + (rowB[k] - a) * wv + 32768) >> 16
+    a = rowA[k + 1]
+    const d1 = ((a << 8) + (rowB[k + 1] - a) * wv + 32768) >> 16
+    a = rowA[k + 2]
+    const d2 = ((a << 8) + (rowB[k + 2] - a) * wv + 32768) >> 16
+    const al = d0 > d1 ? (d0 > d2 ? d0 : d2) : d1 > d2 ? d1 : d2
+    if (al === 0) continue
+    const li = rowOffset + wx * 4
+    layer[li] = ((255 * (al - d0)) / al + 0.5) | 0
+    layer[li + 1] = ((255 * (al - d1)) / al + 0.5) | 0
+    layer[li + 2] = ((255 * (al - d2)) / al + 0.5) | 0
+    layer[li + 3] = al
+  }
 }
 
 /**
@@ -648,8 +710,10 @@ function applyDarkening(composite: RawImage | null, maskData: Uint8Array, window
   }
   let rowA = new Int32Array(ww * 3)
   let rowB = new Int32Array(ww * 3)
-  let anyA = false
-  let anyB = false
+  // Each row's nonzero columns [first, end): a shadow covers part of each row, and the loop below
+  // runs only over the union of the two rows' spans.
+  let spanA = new Int32Array(2)
+  let spanB = new Int32Array(2)
   let rowAIndex = -1
   let rowBIndex = -1
   const out = composite?.data ?? null
@@ -661,53 +725,26 @@ function applyDarkening(composite: RawImage | null, maskData: Uint8Array, window
         const t = rowA
         rowA = rowB
         rowB = t
-        anyA = anyB
+        const u = spanA
+        spanA = spanB
+        spanB = u
         rowBIndex = -1
       } else {
-        anyA = horizontalRow(mid, midW, j0, i0, i1, w8, x0, x1, rowA)
+        horizontalRow(mid, midW, j0, i0, i1, w8, x0, x1, rowA, spanA)
       }
       rowAIndex = j0
     }
     if (rowBIndex !== j1) {
-      anyB = horizontalRow(mid, midW, j1, i0, i1, w8, x0, x1, rowB)
+      horizontalRow(mid, midW, j1, i0, i1, w8, x0, x1, rowB, spanB)
       rowBIndex = j1
     }
-    if (!anyA && !anyB) continue
+    const from = spanA[0] < spanB[0] ? spanA[0] : spanB[0]
+    const to = spanA[1] > spanB[1] ? spanA[1] : spanB[1]
+    if (from >= to) continue
     const wv = Math.round(yTaps.w[wy] * 256)
     const rowStart = (window.y + wy) * imageWidth + window.x
-    let li = (wy * ww + x0) * 4
-    for (let wx = x0; wx < x1; wx++, li += 4) {
-      const p = rowStart + wx
-      // The object keeps its pixels.
-      if (maskData[p] !== 0) continue
-      const k = wx * 3
-      // Vertical lerp in 16.16, rounded to 0-255.
-      let a = rowA[k]
-      const d0 = ((a << 8) + (rowB[k] - a) * wv + 32768) >> 16
-      a = rowA[k + 1]
-      const d1 = ((a << 8) + (rowB[k + 1] - a) * wv + 32768) >> 16
-      a = rowA[k + 2]
-      const d2 = ((a << 8) + (rowB[k + 2] - a) * wv + 32768) >> 16
-      if ((d0 | d1 | d2) === 0) continue
-      if (out !== null) {
-        const o = p * channels
-        // round(v * (255 - d) / 255) in integers: (t + (t >> 8)) >> 8 divides by 255 exactly after the +128.
-        let t = out[o] * (255 - d0) + 128
-        out[o] = (t + (t >> 8)) >> 8
-        t = out[o + 1] * (255 - d1) + 128
-        out[o + 1] = (t + (t >> 8)) >> 8
-        t = out[o + 2] * (255 - d2) + 128
-        out[o + 2] = (t + (t >> 8)) >> 8
-      }
-      if (layerData !== null) {
-        // alpha = max_c d_c, colour c_k = 1 - d_k / alpha (a multiply layer); untouched pixels stay transparent white.
-        const al = d0 > d1 ? (d0 > d2 ? d0 : d2) : d1 > d2 ? d1 : d2
-        layerData[li] = ((255 * (al - d0)) / al + 0.5) | 0
-        layerData[li + 1] = ((255 * (al - d1)) / al + 0.5) | 0
-        layerData[li + 2] = ((255 * (al - d2)) / al + 0.5) | 0
-        layerData[li + 3] = al
-      }
-    }
+    if (out !== null) darkenRow(out, channels, maskData, rowStart, rowA, rowB, wv, from, to)
+    if (layerData !== null) layerRow(layerData, wy * ww * 4, maskData, rowStart, rowA, rowB, wv, from, to)
   }
 }
 
