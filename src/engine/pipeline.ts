@@ -82,9 +82,8 @@ export interface GenerateShadowOptions {
   inPlace?: boolean
   /**
    * Apply the shadow to the photo (default true). The editor only wants the layer (it composites
-   * on screen and at export): false with `layerMaxSide` skips the full-resolution composite, and
-   * `composite` is then the input image unchanged (a full-size layer is filled in the composite's
-   * own pass, so without `layerMaxSide` the composite is still made).
+   * on screen and at export): false leaves the photo as it was (`composite` is the input image
+   * unchanged) and makes only the layer, at `layerMaxSide` or full size.
    */
   applyToImage?: boolean
   /** Checked between stages; an aborted run throws the signal's reason and writes nothing. */
