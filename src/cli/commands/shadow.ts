@@ -19,11 +19,13 @@ Adds the object's shadow to the photo at full resolution.
   --attention DIR    also write the attention maps (occluders.png, occluder-shadows.png, photo-sized)
   --light DIRECTION  where the shadow falls: degrees (0 = right, 90 = down, in photo pixels), or
                      'scene' to read it from the attention maps (unreliable for now, see
-                     docs/model.md); default: the model's own estimate when it is sure
-                     enough, else the scene's shadows where they are clear, else the mean
-                     shadow over the directions the model believes in, weighed by the
-                     object's shading (models with a direction output), else light from
-                     the upper left
+                     docs/model.md); default (a model with a direction output, as the
+                     shipped one): the mean shadow over the directions the model believes
+                     in, that belief weighed by the light of any pairs it was fine-tuned
+                     on, by the shadows already in the photo where they are clear and by
+                     the object's shading, or away from a sun in the photo
+                     when the scene shows no shadows; a model without one: the scene's
+                     shadows where they are clear, else the sun, else light from the upper left
   --model DIR        model folder (default resources/models/default)
   --runtime R        auto (default), onnx or tfjs
   --quality Q        JPEG/WebP quality 1-100 (default 92)
