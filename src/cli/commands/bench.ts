@@ -17,6 +17,8 @@ Measures the shadow engine on this machine:
   - which runtime and backend 'auto' picks, and the model's GFLOP per inference
   - median ms per inference at model resolution on every runtime available (onnxruntime, tfjs)
     and the achieved GFLOP/s
+  - for reference, what onnxruntime reaches on a plain matrix product here (same threads), and the
+    share of it the model reaches
   - the full pipeline on a 12-megapixel JPEG inside this (warm) process, stage by stage:
     decode (the photo and its mask at once), crop, infer, upsample, composite, encode
   - ms per training step (when the trainer provides a step benchmark)
@@ -103,6 +105,48 @@ async function freshModelDir(dir: string): Promise<string> {
   return out
 }
 
+/** Side of the square matrices of the reference product: 17 GFLOP each, long enough to time steadily. */
+const MATMUL_SIZE = 2048
+
+/** GFLOP/s of one float32 matrix product on onnxruntime with the engine's session settings (median of `runs`). */
+async function matmulGflops(threads: number | undefined, runs: number): Promise<number> {
+  const { onnx } = await import('../../engine/onnx/onnx-proto')
+  const ort = await import('onnxruntime-node')
+  const n = MATMUL_SIZE
+  const square = (name: string) => ({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: n }, { dimValue: n }] } } } })
+  const bytes = onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      producerName: 'umbra-bench',
+      graph: { name: 'matmul', node: [{ opType: 'MatMul', input: ['a', 'b'], output: ['c'] }], input: [square('a'), square('b')], output: [square('c')] },
+    }),
+  ).finish()
+  const session = await ort.InferenceSession.create(bytes, {
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: Math.max(1, threads ?? availableParallelism()),
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  })
+  try {
+    const data = new Float32Array(n * n)
+    for (let i = 0; i < data.length; i++) data[i] = ((i * 2654435761) >>> 0) / 2 ** 32 - 0.5
+    const feeds = { a: new ort.Tensor('float32', data, [n, n]), b: new ort.Tensor('float32', data, [n, n]) }
+    const times: number[] = []
+    for (let r = 0; r < Math.min(runs, 10) + 2; r++) {
+      const t = performance.now()
+      const out = await session.run(feeds)
+      if (r >= 2) times.push(performance.now() - t)
+      for (const v of Object.values(out)) v.dispose?.()
+    }
+    return (2 * n * n * n) / 1e9 / (median(times) / 1000)
+  } finally {
+    await session.release()
+  }
+}
+
 const command: Command = {
   name: 'bench',
   summary: 'measure inference and training speed',
@@ -143,6 +187,7 @@ const command: Command = {
 
       console.log('')
       console.log(`inference at ${manifest.inputSize}x${manifest.inputSize}, batch 1, median of ${runs}:`)
+      let onnxGflops: number | null = null
       for (const runtime of ['onnx', 'tfjs'] as const) {
         let engine: ShadowEngine
         try {
@@ -153,10 +198,21 @@ const command: Command = {
         }
         try {
           const ms = await timeInference(engine, runtime === 'tfjs' ? Math.min(runs, 10) : runs)
+          if (runtime === 'onnx') onnxGflops = gflop / (ms / 1000)
           console.log(`  ${runtime.padEnd(5)} ${engine.backend.padEnd(16)} ${ms.toFixed(1).padStart(7)} ms   ${(gflop / (ms / 1000)).toFixed(1).padStart(6)} GFLOP/s   (${engine.detail})`)
         } finally {
           await engine.dispose()
         }
+      }
+      // What this CPU reaches on a plain matrix product with the same library and threads, so the
+      // model's rate reads against this machine rather than a figure measured elsewhere (hosts
+      // differ, and a shared one varies from hour to hour).
+      try {
+        const peak = await matmulGflops(threads, runs)
+        const share = onnxGflops !== null ? `: the model on onnxruntime reached ${((100 * onnxGflops) / peak).toFixed(0)}% of it` : ''
+        console.log(`  reference: one ${MATMUL_SIZE}x${MATMUL_SIZE} matrix product on onnxruntime, same threads, ${peak.toFixed(1)} GFLOP/s${share}`)
+      } catch (err) {
+        console.log(`  matrix multiply: unavailable (${(err as Error).message})`)
       }
 
       console.log('')
