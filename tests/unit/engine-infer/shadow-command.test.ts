@@ -99,17 +99,21 @@ describe('umbra shadow', () => {
     expect((await fs.readdir(root)).filter((f) => f.endsWith('.tmp'))).toEqual([])
   })
 
-  it('does not load tfjs when onnxruntime runs (cold start stays short)', async () => {
+  it('does not load tfjs, nor the protobuf library of the ONNX exporter, when onnxruntime runs (cold start stays short)', async () => {
     const out = join(root, 'child.png')
     const script = `
       import { register } from 'tsx/esm/api'
       register()
       const { default: cmd } = await import(${JSON.stringify(new URL('../../../src/cli/commands/shadow.ts', import.meta.url).pathname)})
       const code = await cmd.run(${JSON.stringify(['--image', photo, '--mask', mask, '--out', out, '--model', modelDir, '--verbose'])})
+      const { createRequire } = await import('node:module')
+      const loaded = Object.keys(createRequire(import.meta.url).cache)
       console.log('TFJS_LOADED=' + (globalThis._tfengine !== undefined) + ' CODE=' + code)
+      console.log('PROTOBUF_LOADED=' + loaded.some((f) => /[\\/](onnx-proto|protobufjs)[\\/]/.test(f)) + ' CJS_MODULES=' + loaded.length)
     `
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd() })
     expect(stdout).toMatch(/runtime: onnx/)
     expect(stdout).toMatch(/TFJS_LOADED=false CODE=0/)
+    expect(stdout).toMatch(/PROTOBUF_LOADED=false CJS_MODULES=[1-9]/)
   })
 })
