@@ -410,7 +410,7 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
     layerImage = { width: window.width, height: window.height, channels: 4, data: new Uint8Array(window.width * window.height * 4) }
     new Uint32Array(layerImage.data.buffer).fill(0x00ffffff) // transparent white (little-endian RGBA 255,255,255,0)
   }
-  // The full-size layer is filled in the composite's pass; otherwise the composite can be skipped.
+  // A full-size layer is filled in the same pass as the composite (or alone, when the photo stays as it was).
   const darkenImage = options.applyToImage !== false
   if (darkenImage || fullLayer) applyDarkening(darkenImage ? composite : null, mask.data, window, mid, midW, midH, layerImage?.data ?? null, image.width, image.channels)
   if (options.layer !== false && !fullLayer) {

@@ -23,9 +23,9 @@ Adds the object's shadow to the photo at full resolution.
                      shipped one): the mean shadow over the directions the model believes
                      in, that belief weighed by the light of any pairs it was fine-tuned
                      on, by the shadows already in the photo where they are clear and by
-                     the object's shading, or away from a sun in the photo
-                     when the scene shows no shadows; a model without one: the scene's
-                     shadows where they are clear, else the sun, else light from the upper left
+                     the object's shading; away from a sun in the photo when the scene
+                     shows no shadows. A model without one: the scene's shadows where
+                     they are clear, else the sun, else light from the upper left
   --model DIR        model folder (default resources/models/default)
   --runtime R        auto (default), onnx or tfjs
   --quality Q        JPEG/WebP quality 1-100 (default 92)
