@@ -412,7 +412,7 @@ export async function generateShadow(engine: ShadowEngine, input: ShadowInput, o
   }
   // A full-size layer is filled in the same pass as the composite (or alone, when the photo stays as it was).
   const darkenImage = options.applyToImage !== false
-  if (darkenImage || fullLayer) applyDarkening(darkenImage ? composite : null, mask.data, window, mid, midW, midH, layerImage?.data ?? null, image.width, image.channels)
+  if (darkenImage || fullLayer) applyDarkening(darkenImage ? composite.data : null, mask.data, window, mid, midW, midH, layerImage?.data ?? null, image.width, image.channels)
   if (options.layer !== false && !fullLayer) {
     layerImage = renderSmallLayer(mask, window, mid, midW, midH, Math.max(1, Math.round(window.width * layerScale)), Math.max(1, Math.round(window.height * layerScale)))
   }
@@ -685,12 +685,13 @@ function layerRow(layer: Uint8Array, rowOffset: number, maskData: Uint8Array, ro
 }
 
 /**
- * composite = photo * (1 - d) inside the window (when `composite` is given), object pixels skipped,
- * with d bilinearly upsampled from `mid` (midW x midH x 3, 0-255) on the fly; also fills the RGBA
- * multiply layer when given. A plain function of typed arrays in integer arithmetic (8.8 and 16.16
- * fixed point) so V8 optimises the hot loop: about 1.5x faster than the same loop in doubles.
+ * photo = photo * (1 - d) inside the window (when `photo` is given: imageWidth pixels of `channels`
+ * bytes a row), object pixels skipped, with d bilinearly upsampled from `mid` (midW x midH x 3,
+ * 0-255) on the fly; also fills the window's RGBA multiply layer when given. Integer arithmetic
+ * (8.8 rows, a 16.16 vertical lerp), the per-pixel work in darkenRow and layerRow: with the loop in
+ * doubles inside this function it took about twice as long.
  */
-function applyDarkening(composite: RawImage | null, maskData: Uint8Array, window: Rect, mid: Uint8Array, midW: number, midH: number, layerData: Uint8Array | null, imageWidth: number, channels: number): void {
+function applyDarkening(photo: Uint8Array | null, maskData: Uint8Array, window: Rect, mid: Uint8Array, midW: number, midH: number, layerData: Uint8Array | null, imageWidth: number, channels: number): void {
   const ww = window.width
   const xTaps = bilinearTaps(midW, ww)
   const yTaps = bilinearTaps(midH, window.height)
@@ -715,7 +716,6 @@ function applyDarkening(composite: RawImage | null, maskData: Uint8Array, window
   let spanB = new Int32Array(2)
   let rowAIndex = -1
   let rowBIndex = -1
-  const out = composite?.data ?? null
   for (let wy = y0; wy < y1; wy++) {
     const j0 = yTaps.i0[wy]
     const j1 = yTaps.i1[wy]
@@ -742,7 +742,7 @@ function applyDarkening(composite: RawImage | null, maskData: Uint8Array, window
     if (from >= to) continue
     const wv = Math.round(yTaps.w[wy] * 256)
     const rowStart = (window.y + wy) * imageWidth + window.x
-    if (out !== null) darkenRow(out, channels, maskData, rowStart, rowA, rowB, wv, from, to)
+    if (photo !== null) darkenRow(photo, channels, maskData, rowStart, rowA, rowB, wv, from, to)
     if (layerData !== null) layerRow(layerData, wy * ww * 4, maskData, rowStart, rowA, rowB, wv, from, to)
   }
 }
