@@ -668,6 +668,7 @@ function layerRow(layer: Uint8Array, rowOffset: number, maskData: Uint8Array, ro
   for (let wx = from; wx < to; wx++) {
     if (maskData[rowStart + wx] !== 0) continue
     const k = wx * 3
+    // The same lerp as darkenRow's, written out: as a shared helper function the composite took ~10% longer.
     let a = rowA[k]
     const d0 = ((a << 8) + (rowB[k] - a) * wv + 32768) >> 16
     a = rowA[k + 1]
