@@ -15,6 +15,8 @@
  *    The mix is linear in the darkening, so two pipeline runs per pair (the model alone, the
  *    projection alone) give every grid point. The rule: the lowest LRMSE among the points whose
  *    GRMSE is not above the model's own; --gain and --weight override it.
+ * The model's own `support` (shape-prior.ts castSupport), when its manifest has one, is kept in
+ * every scored mix and in the written prior.
  * Never give it held-out pairs or real photographs: they measure the result afterwards.
  */
 import { parseArgs } from 'node:util'
@@ -54,7 +56,9 @@ const samples: EvalSample[] = []
 for (const entry of (await scanPairFolder(values.train)).slice(0, Number(values['train-limit']))) samples.push(await loadEvalSample(entry))
 const fitted = shadowShapeOf(samples, 20, Number(values['length-quantiles']))
 if (!fitted) throw new Error('fewer than 20 training pairs show their object\'s shadow: too few for medians')
-const { pairs: shownPairs, ...shape } = fitted
+const { pairs: shownPairs, ...fittedShape } = fitted
+// The model's support (where a ground shadow can fall) is kept: the grid is scored with it in place.
+const shape = { ...fittedShape, ...(manifest.shapePrior?.support ? { support: manifest.shapePrior.support } : {}) }
 console.log(`training pairs with a visible shadow: ${shownPairs}; median length ${shape.lengthPerHeight} object heights${shape.lengthsPerHeight ? ` (projected at ${shape.lengthsPerHeight.join(', ')}, averaged)` : ''}, darkening ${shape.darkening.join(' / ')}`)
 
 const numbers = (list: string) => list.split(',').map(Number)
@@ -108,7 +112,7 @@ const weight = values.weight !== undefined ? Number(values.weight) : choice.b
 console.log(`\nthe model alone (${lights[0]}): ${own.GRMSE.toFixed(2)} / ${own.LRMSE.toFixed(2)}; rule's choice: gain ${choice.a}, weight ${choice.b}: ${choice.m.GRMSE.toFixed(2)} / ${choice.m.LRMSE.toFixed(2)}`)
 const prior: ShapePrior = { modelGain: gain, weight, ...shape }
 if (values.write) {
-  await writeShapePrior(values.model, weight === 0 && gain === 1 ? null : prior)
+  await writeShapePrior(values.model, weight === 0 && gain === 1 && !prior.support ? null : prior)
   console.log(`wrote ${values.model}/manifest.json shapePrior ${JSON.stringify(prior)}`)
 } else {
   console.log(`not written (give --write): ${JSON.stringify(prior)}`)

@@ -37,6 +37,23 @@ export const shapePriorSchema = z.object({
   lengthsPerHeight: z.array(z.number().finite().positive()).min(1).max(16).optional(),
   /** Per-channel darkening inside the projected silhouette (R, G, B): shadows are lit by the blue sky. */
   darkening: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]),
+  /**
+   * Optional: where a shadow on the ground can fall at all (castSupport). The shadow block's
+   * darkening is multiplied by it before the mix, which removes the smear it can leave beside the
+   * whole object (at head height beside a person lit from the side), far from any ground shadow.
+   */
+  support: z
+    .object({
+      /** The farthest reach, in object heights from the foot. */
+      reachPerHeight: z.number().finite().positive().max(20),
+      /** The lowest part of the object (a fraction of its height) whose every pixel sweeps the full reach: its footprint. */
+      footBand: z.number().min(0).max(1),
+      /** Also swept this many degrees to either side of the cast direction (the direction is an estimate). */
+      spreadDeg: z.number().min(0).max(90),
+      /** Soft edge, in model pixels: 1 on the swept region, fading to 0 at twice this distance from it. */
+      softenPx: z.number().min(0).max(64),
+    })
+    .optional(),
 })
 
 export type ShapePrior = z.infer<typeof shapePriorSchema>
@@ -61,14 +78,95 @@ export function silhouetteDarkening(object: Float32Array, S: number, angle: numb
   return out
 }
 
-/** Mixes the projection into the model's darkening (S x S x 3) for one direction, in place; returns it. */
+/**
+ * Mixes the projection into the model's darkening (S x S x 3) for one direction, in place; returns
+ * it. With `prior.support` the model's darkening is first kept to where a ground shadow can fall.
+ */
 export function mixShapePrior(darkening: Float32Array, object: Float32Array, S: number, angle: number, prior: ShapePrior): Float32Array {
   const projected = prior.weight > 0 ? silhouetteDarkening(object, S, angle, prior) : null
+  const support = prior.support ? castSupport(object, S, angle, prior.support) : null
   for (let i = 0; i < darkening.length; i++) {
-    const d = prior.modelGain * darkening[i] + (projected ? prior.weight * projected[i] : 0)
+    const model = support ? darkening[i] * support[(i / 3) | 0] : darkening[i]
+    const d = prior.modelGain * model + (projected ? prior.weight * projected[i] : 0)
     darkening[i] = d < 0 ? 0 : d > 1 ? 1 : d
   }
   return darkening
+}
+
+export type CastSupportSettings = NonNullable<ShapePrior['support']>
+
+/**
+ * Where a shadow cast at `angle` (radians, image x right, y down) on the ground can fall (S x S,
+ * 0..1), in projectSilhouette's geometry: a pixel h rows above the object's foot row lands at
+ * (x + h*L*cos a, foot + h*L*sin a) for a shadow L object heights long. As L runs from 0 to the
+ * reach, that point draws a segment from (x, foot), and in each column the highest pixel draws the
+ * longest, which holds the others: one segment per column. The object stands on a footprint, not on
+ * its lowest row, so every pixel in its lowest `footBand` also sweeps the full reach from where it
+ * is. Swept at the angle and `spreadDeg` to either side, then given a soft edge.
+ */
+export function castSupport(object: Float32Array, S: number, angle: number, settings: CastSupportSettings): Float32Array {
+  const top = new Int32Array(S).fill(S)
+  let foot = -1
+  let highest = S
+  for (let y = 0; y < S; y++) {
+    for (let x = 0; x < S; x++) {
+      if (object[y * S + x] > 0.5) {
+        if (y < top[x]) top[x] = y
+        foot = y
+        if (y < highest) highest = y
+      }
+    }
+  }
+  const swept = new Uint8Array(S * S)
+  if (foot < 0) return new Float32Array(S * S)
+  const height = foot - highest + 1
+  const fullReach = height * settings.reachPerHeight
+  const bandTop = Math.max(highest, Math.floor(foot - settings.footBand * height))
+  const spread = (settings.spreadDeg * Math.PI) / 180
+  const segment = (x: number, y: number, reach: number, c: number, s: number) => {
+    const steps = Math.ceil(reach) + 1
+    for (let k = 0; k <= steps; k++) {
+      const t = (reach * k) / steps
+      const px = Math.round(x + t * c)
+      const py = Math.round(y + t * s)
+      if (px < 0 || py < 0 || px >= S || py >= S) return // a straight line does not come back
+      swept[py * S + px] = 1
+    }
+  }
+  for (const a of spread > 0 ? [angle - spread, angle, angle + spread] : [angle]) {
+    const c = Math.cos(a)
+    const s = Math.sin(a)
+    for (let x = 0; x < S; x++) if (top[x] < S) segment(x, foot, (foot - top[x] + 1) * settings.reachPerHeight, c, s)
+    for (let y = bandTop; y <= foot; y++) for (let x = 0; x < S; x++) if (object[y * S + x] > 0.5) segment(x, y, fullReach, c, s)
+  }
+  return softEdge(swept, S, Math.round(settings.softenPx))
+}
+
+/** Dilation by a square of radius r, then a box mean of radius r: 1 on the set, fading to 0 at 2r from it. Running sums, O(S^2) per pass. */
+function softEdge(set: Uint8Array, S: number, r: number): Float32Array {
+  const out = Float32Array.from(set)
+  if (r <= 0) return out
+  const boxSum = (src: Float32Array, horizontal: boolean): Float32Array => {
+    const dst = new Float32Array(S * S)
+    for (let line = 0; line < S; line++) {
+      const at = (i: number) => (horizontal ? line * S + i : i * S + line)
+      let acc = 0
+      for (let i = 0; i < Math.min(r, S); i++) acc += src[at(i)]
+      for (let i = 0; i < S; i++) {
+        if (i + r < S) acc += src[at(i + r)]
+        if (i - r - 1 >= 0) acc -= src[at(i - r - 1)]
+        dst[at(i)] = acc
+      }
+    }
+    return dst
+  }
+  const near = boxSum(boxSum(out, true), false)
+  for (let i = 0; i < near.length; i++) near[i] = near[i] > 0.5 ? 1 : 0
+  const sum = boxSum(boxSum(near, true), false)
+  // The mean over the window's pixels inside the frame, so a shadow running off the edge keeps 1 there.
+  const count = boxSum(boxSum(new Float32Array(S * S).fill(1), true), false)
+  for (let i = 0; i < sum.length; i++) sum[i] = Math.min(1, sum[i] / count[i])
+  return sum
 }
 
 /**

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { mixShapePrior, shadowShapeOf, silhouetteDarkening, type ShapePrior } from '../../../src/engine/shape-prior'
+import { castSupport, mixShapePrior, shadowShapeOf, silhouetteDarkening, type CastSupportSettings, type ShapePrior } from '../../../src/engine/shape-prior'
 import { projectSilhouette } from '../../../src/engine/baselines'
 import { readModelManifest, verifyModelDir, writeShapePrior } from '../../../src/engine/model-dir'
 import { createShadowEngine } from '../../../src/engine/inference'
@@ -78,6 +78,65 @@ describe('the silhouette prior (shape-prior.ts)', () => {
     expect(mixShapePrior(Float32Array.from(model), post(), S, 0, { ...PRIOR, modelGain: 1, weight: 0 })).toEqual(model)
     const strong = mixShapePrior(new Float32Array(S * S * 3).fill(0.9), post(), S, 0, { ...PRIOR, modelGain: 1, weight: 1 })
     expect(Math.max(...strong)).toBe(1)
+  })
+})
+
+describe('where a ground shadow can fall (castSupport)', () => {
+  const SUPPORT: CastSupportSettings = { reachPerHeight: 2, footBand: 0.25, spreadDeg: 0, softenPx: 0 }
+
+  it('lit from the side: the ground beside the foot, not the air beside the top of the object', () => {
+    const sup = castSupport(post(), S, 0, SUPPORT)
+    // the foot row to the right, up to the reach (2 heights = 40 px from the foot)
+    for (const x of [36, 45, 60]) expect(sup[39 * S + x]).toBe(1)
+    // beside the post's top and middle, where the shadow block can leave a smear: nothing
+    expect(sumIn(Float32Array.from({ length: S * S * 3 }, (_, i) => (i % 3 === 0 ? sup[i / 3] : 0)), 36, 18, S, 30)).toBe(0)
+    // and nothing on the side the light comes from
+    expect(sumIn(Float32Array.from({ length: S * S * 3 }, (_, i) => (i % 3 === 0 ? sup[i / 3] : 0)), 0, 0, 28, S)).toBe(0)
+  })
+
+  it('holds the projected silhouette at every length up to its reach, in any direction', () => {
+    for (const angle of [0, 0.7, Math.PI / 2, 2.5, Math.PI, -0.5, -Math.PI / 2]) {
+      // (the projection's matte is blurred by a pixel or two: its edge falls in the support's soft edge)
+      const sup = castSupport(post(), S, angle, { ...SUPPORT, softenPx: 2 })
+      for (const length of [0.3, 1, 1.9]) {
+        const matte = projectSilhouette(S, S, (i) => post()[i] > 0.5, [length * Math.cos(angle), length * Math.sin(angle)])
+        let missed = 0
+        for (let i = 0; i < S * S; i++) if (matte[i] > 0.5 && sup[i] < 0.9) missed++
+        expect(missed, `angle ${angle}, length ${length}`).toBe(0)
+      }
+    }
+  })
+
+  it('widens with the spread and the soft edge, and is empty without an object', () => {
+    const narrow = castSupport(post(), S, Math.PI / 2, SUPPORT)
+    const wide = castSupport(post(), S, Math.PI / 2, { ...SUPPORT, spreadDeg: 30, softenPx: 3 })
+    let inNarrow = 0
+    let inWide = 0
+    for (let i = 0; i < S * S; i++) {
+      inNarrow += narrow[i]
+      inWide += wide[i]
+      expect(wide[i]).toBeGreaterThanOrEqual(narrow[i])
+      expect(wide[i]).toBeLessThanOrEqual(1)
+    }
+    expect(inWide).toBeGreaterThan(inNarrow * 1.5)
+    expect(castSupport(new Float32Array(S * S), S, 0, SUPPORT).every((v) => v === 0)).toBe(true)
+  })
+
+  it('keeps the darkening of the model inside it before the mix; the projection is mixed in as before', () => {
+    const model = new Float32Array(S * S * 3).fill(0.2)
+    const withSupport = mixShapePrior(new Float32Array(model), post(), S, 0, { ...PRIOR, support: SUPPORT })
+    const without = mixShapePrior(new Float32Array(model), post(), S, 0, PRIOR)
+    const sup = castSupport(post(), S, 0, SUPPORT)
+    const projected = silhouetteDarkening(post(), S, 0, PRIOR)
+    let worst = 0
+    for (let i = 0; i < S * S * 3; i++) {
+      const expected = Math.min(1, PRIOR.modelGain * 0.2 * sup[(i / 3) | 0] + PRIOR.weight * projected[i])
+      worst = Math.max(worst, Math.abs(withSupport[i] - expected))
+    }
+    expect(worst).toBeLessThan(1e-6)
+    // the air above the post: darkened by the model alone before, not now
+    expect(sumIn(without, 0, 0, S, 10)).toBeGreaterThan(10)
+    expect(sumIn(withSupport, 0, 0, S, 10)).toBe(0)
   })
 })
 
