@@ -4,7 +4,7 @@
  *
  *   npx tsx scripts/fit-shape-prior.ts --model DIR --train data/synth-train-v4 --tune data/synth-tune-v4 [--write]
  *       [--train-limit 300] [--tune-limit 300] [--lights default,truth] [--gains 0.7,0.8,...] [--weights 0,0.1,...]
- *       [--gain A --weight B] [--length-quantiles N]
+ *       [--gain A --weight B] [--length-quantiles N] [--support REACH,FOOT,SPREAD,SOFT|none]
  *
  * 1. The projection's length (object heights from the foot) and per-channel darkening are the
  *    medians of the training pairs' own shadows (the geometric baseline's estimate, run on each
@@ -16,7 +16,9 @@
  *    projection alone) give every grid point. The rule: the lowest LRMSE among the points whose
  *    GRMSE is not above the model's own; --gain and --weight override it.
  * The model's own `support` (shape-prior.ts castSupport), when its manifest has one, is kept in
- * every scored mix and in the written prior.
+ * every scored mix and in the written prior; --support sets one instead (reach in object heights,
+ * footprint band, spread in degrees, soft edge in model pixels: the shipped model's is 3,0.3,20,8)
+ * or, with `none`, leaves it out.
  * Never give it held-out pairs or real photographs: they measure the result afterwards.
  */
 import { parseArgs } from 'node:util'
@@ -26,7 +28,7 @@ import { computeSampleMetrics, meanMetrics, type SampleMetrics } from '../src/en
 import { createShadowEngine } from '../src/engine/inference'
 import { generateShadow } from '../src/engine/pipeline'
 import { readModelManifest, writeShapePrior } from '../src/engine/model-dir'
-import { shadowShapeOf, type ShapePrior } from '../src/engine/shape-prior'
+import { shadowShapeOf, shapePriorSchema, type CastSupportSettings, type ShapePrior } from '../src/engine/shape-prior'
 import type { RawImage } from '../src/core/image'
 
 const { values } = parseArgs({
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     gain: { type: 'string' },
     weight: { type: 'string' },
     'length-quantiles': { type: 'string', default: '0' },
+    support: { type: 'string' },
     write: { type: 'boolean', default: false },
   },
 })
@@ -57,8 +60,9 @@ for (const entry of (await scanPairFolder(values.train)).slice(0, Number(values[
 const fitted = shadowShapeOf(samples, 20, Number(values['length-quantiles']))
 if (!fitted) throw new Error('fewer than 20 training pairs show their object\'s shadow: too few for medians')
 const { pairs: shownPairs, ...fittedShape } = fitted
-// The model's support (where a ground shadow can fall) is kept: the grid is scored with it in place.
-const shape = { ...fittedShape, ...(manifest.shapePrior?.support ? { support: manifest.shapePrior.support } : {}) }
+// The support (where a ground shadow can fall): given, or the model's own; the grid is scored with it in place.
+const support = values.support === undefined ? manifest.shapePrior?.support : parseSupport(values.support)
+const shape = { ...fittedShape, ...(support ? { support } : {}) }
 console.log(`training pairs with a visible shadow: ${shownPairs}; median length ${shape.lengthPerHeight} object heights${shape.lengthsPerHeight ? ` (projected at ${shape.lengthsPerHeight.join(', ')}, averaged)` : ''}, darkening ${shape.darkening.join(' / ')}`)
 
 const numbers = (list: string) => list.split(',').map(Number)
@@ -116,4 +120,12 @@ if (values.write) {
   console.log(`wrote ${values.model}/manifest.json shapePrior ${JSON.stringify(prior)}`)
 } else {
   console.log(`not written (give --write): ${JSON.stringify(prior)}`)
+}
+
+function parseSupport(text: string): CastSupportSettings | undefined {
+  if (text === 'none') return undefined
+  const [reachPerHeight, footBand, spreadDeg, softenPx] = text.split(',').map(Number)
+  const parsed = shapePriorSchema.shape.support.safeParse({ reachPerHeight, footBand, spreadDeg, softenPx })
+  if (!parsed.success || !parsed.data) throw new Error(`--support ${text}: give REACH,FOOT,SPREAD,SOFT (e.g. 3,0.3,20,8) or none`)
+  return parsed.data
 }
