@@ -209,6 +209,40 @@ describe('a model folder with a silhouette prior', () => {
     expect((await readModelManifest(m)).shapePrior).toBeUndefined()
   })
 
+  it('with a support, the pipeline keeps the shadow on the ground in the direction given and takes off what falls beside the object higher up', async () => {
+    // The test model casts the object's whole silhouette along the direction, as onto a wall: cast
+    // right, it darkens beside the post (x 110-129, y 100-139) from its foot up past its top. A
+    // ground shadow starts at the foot. (At 32 px one model pixel is 7.5 photo pixels: the support's
+    // soft edge fades over ~15 photo pixels.)
+    const m = join(dir, 'm')
+    const modelOnly: ShapePrior = { ...PRIOR, modelGain: 1, weight: 0 }
+    const support = { reachPerHeight: 2, footBand: 0.3, spreadDeg: 20, softenPx: 1 }
+    const depth = (c: RawImage, x: number, y: number) => 180 - c.data[(y * width + x) * 3]
+    const total = (c: RawImage, x0: number, y0: number, x1: number, y1: number) => {
+      let t = 0
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) t += depth(c, x, y)
+      return t
+    }
+    const engine = await createShadowEngine({ modelDir: m, runtime: 'onnx', threads: 1 })
+    try {
+      for (const angle of [0, Math.PI / 2]) {
+        const plain = (await generateShadow(engine, scene(), { layer: false, castAngle: angle, shapePrior: modelOnly })).composite
+        const kept = (await generateShadow(engine, scene(), { layer: false, castAngle: angle, shapePrior: { ...modelOnly, support } })).composite
+        // on the ground past the foot, in the direction cast: every pixel as dark as without the support
+        const [gx0, gy0, gx1, gy1] = angle === 0 ? [135, 130, 165, 142] : [112, 145, 128, 175]
+        expect(total(plain, gx0, gy0, gx1, gy1), `angle ${angle}`).toBeGreaterThan(1000)
+        for (let y = gy0; y < gy1; y++) for (let x = gx0; x < gx1; x++) expect(depth(kept, x, y), `angle ${angle} at ${x},${y}`).toBeGreaterThanOrEqual(depth(plain, x, y) - 1)
+      }
+      // cast right, beside the top of the post: most of the darkening is gone
+      const plain = (await generateShadow(engine, scene(), { layer: false, castAngle: 0, shapePrior: modelOnly })).composite
+      const kept = (await generateShadow(engine, scene(), { layer: false, castAngle: 0, shapePrior: { ...modelOnly, support } })).composite
+      expect(total(plain, 130, 86, 165, 96)).toBeGreaterThan(1000)
+      expect(total(kept, 130, 86, 165, 96)).toBeLessThan(0.35 * total(plain, 130, 86, 165, 96))
+    } finally {
+      await engine.dispose()
+    }
+  })
+
   it('refuses a prior with a darkening outside [0, 1]', async () => {
     await expect(writeShapePrior(join(dir, 'm'), { ...PRIOR, darkening: [1.5, 0.4, 0.3] })).rejects.toThrow()
   })
