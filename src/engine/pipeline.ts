@@ -27,7 +27,7 @@ import type { ShadowEngine } from './inference'
 import type { LightOrigin } from '../shared/project'
 import { applyShadingCue, litSide, objectShading, type ObjectShading } from './shading-cue'
 import { castAngleFromSun, findSunInPhoto, type SunInPhoto } from './sun-cue'
-import { mixShapePrior, type ShapePrior } from './shape-prior'
+import { mixShapePrior, readSceneDarkening, sceneDarknessFactors, type ShapePrior } from './shape-prior'
 import { applyLightPrior, castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare, SCENE_READING_KAPPA, weighByVonMises } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
@@ -581,7 +581,12 @@ async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: 
   const shapePrior = shapePriorOption === undefined ? (engine.manifest.shapePrior ?? null) : shapePriorOption
   if (!shapePrior) return turnedBack
   const object = objectCoverage(batch, S)
-  return turnedBack.map((d, k) => mixShapePrior(d, object, S, angles[k], shapePrior))
+  const mixed = turnedBack.map((d, k) => mixShapePrior(d, object, S, angles[k], shapePrior))
+  const reading = shapePrior.sceneDarkness ? readSceneDarkening(batch, attention, S, shapePrior.sceneDarkness) : null
+  if (!reading) return mixed
+  const factors = sceneDarknessFactors(shapePrior, reading)
+  for (const d of mixed) for (let i = 0; i < d.length; i++) d[i] = Math.min(1, d[i] * factors[i % 3])
+  return mixed
 }
 
 /** The object mask (area coverage) of a model input: its channel 3. */

@@ -54,6 +54,25 @@ export const shapePriorSchema = z.object({
       softenPx: z.number().min(0).max(64),
     })
     .optional(),
+  /**
+   * Optional: how dark shadows are in this scene, read from the photo where the attention block sees
+   * the occluders' shadows (readSceneDarkening), moves the darkening (the model's and the
+   * projection's) from the medians towards it. Used only where the reading has enough pixels.
+   */
+  sceneDarkness: z
+    .object({
+      /** The occluder-shadow map's value from which a pixel counts as shadow. */
+      threshold: z.number().min(0).max(1),
+      /** The shadow is eroded by this many model pixels before it is read (its soft edge is left out). */
+      erodePx: z.number().int().min(0).max(8),
+      /** Its lit reference: the band from ringPx[0] to ringPx[1] model pixels around it. */
+      ringPx: z.tuple([z.number().int().min(0).max(16), z.number().int().min(1).max(16)]),
+      /** 0: the medians alone; 1: the reading alone. */
+      blend: z.number().min(0).max(1),
+      /** The fewest pixels in the shadow and in its band for a reading. */
+      minPixels: z.number().int().min(1),
+    })
+    .optional(),
 })
 
 export type ShapePrior = z.infer<typeof shapePriorSchema>
@@ -94,6 +113,63 @@ export function mixShapePrior(darkening: Float32Array, object: Float32Array, S: 
 }
 
 export type CastSupportSettings = NonNullable<ShapePrior['support']>
+export type SceneDarknessSettings = NonNullable<ShapePrior['sceneDarkness']>
+
+/**
+ * The darkening (R, G, B) of the shadows the attention block sees in the model input (S x S x 4:
+ * RGB, object; `attention` S x S x 2: occluders, occluder shadows): 1 - the median of each channel
+ * well inside them over its median in a band around them, off the occluders and the object. A
+ * scene's shadows share one sun and one sky, so the object's shadow is about as dark. null where
+ * too few pixels show it.
+ */
+export function readSceneDarkening(batch: Float32Array, attention: Float32Array, S: number, settings: SceneDarknessSettings): [number, number, number] | null {
+  const shadow = new Uint8Array(S * S)
+  for (let i = 0; i < S * S; i++) shadow[i] = attention[i * 2 + 1] > settings.threshold ? 1 : 0
+  const inside = squareMorph(shadow, S, settings.erodePx, 'erode')
+  const near = squareMorph(shadow, S, settings.ringPx[1], 'dilate')
+  const close = squareMorph(shadow, S, settings.ringPx[0], 'dilate')
+  const shadowed: number[][] = [[], [], []]
+  const lit: number[][] = [[], [], []]
+  for (let i = 0; i < S * S; i++) {
+    if (attention[i * 2] > 0.5 || batch[i * 4 + 3] > 0.1) continue
+    const into = inside[i] ? shadowed : near[i] && !close[i] ? lit : null
+    if (into) for (let c = 0; c < 3; c++) into[c].push(batch[i * 4 + c])
+  }
+  if (shadowed[0].length < settings.minPixels || lit[0].length < settings.minPixels) return null
+  const median = (v: number[]) => v.sort((a, b) => a - b)[v.length >> 1]
+  const dark = (c: number) => Math.min(0.95, Math.max(0, 1 - median(shadowed[c]) / Math.max(1e-3, median(lit[c]))))
+  return [dark(0), dark(1), dark(2)]
+}
+
+/** Per-channel factors for a darkening fitted to the medians, moved `blend` of the way to the scene's reading (each ratio kept within 0.5-2). */
+export function sceneDarknessFactors(prior: ShapePrior, reading: [number, number, number]): [number, number, number] {
+  const blend = prior.sceneDarkness?.blend ?? 0
+  const factor = (c: number) => 1 + blend * (Math.min(2, Math.max(0.5, reading[c] / Math.max(1e-3, prior.darkening[c]))) - 1)
+  return [factor(0), factor(1), factor(2)]
+}
+
+/** Erosion or dilation of a 0/1 mask by a (2r+1) square, as a row pass then a column pass; outside the frame counts as the nearest edge pixel. */
+function squareMorph(mask: Uint8Array, S: number, r: number, op: 'erode' | 'dilate'): Uint8Array {
+  if (r <= 0) return mask
+  const pass = (src: Uint8Array, horizontal: boolean): Uint8Array => {
+    const dst = new Uint8Array(S * S)
+    for (let line = 0; line < S; line++) {
+      for (let i = 0; i < S; i++) {
+        let v = op === 'erode' ? 1 : 0
+        for (let k = Math.max(0, i - r); k <= Math.min(S - 1, i + r); k++) {
+          const on = src[horizontal ? line * S + k : k * S + line]
+          if (op === 'erode' ? !on : on) {
+            v = 1 - v
+            break
+          }
+        }
+        dst[horizontal ? line * S + i : i * S + line] = v
+      }
+    }
+    return dst
+  }
+  return pass(pass(mask, true), false)
+}
 
 /**
  * Where a shadow cast at `angle` (radians, image x right, y down) on the ground can fall (S x S,

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { castSupport, mixShapePrior, shadowShapeOf, silhouetteDarkening, type CastSupportSettings, type ShapePrior } from '../../../src/engine/shape-prior'
+import { castSupport, mixShapePrior, readSceneDarkening, sceneDarknessFactors, shadowShapeOf, silhouetteDarkening, type CastSupportSettings, type SceneDarknessSettings, type ShapePrior } from '../../../src/engine/shape-prior'
 import { projectSilhouette } from '../../../src/engine/baselines'
 import { readModelManifest, verifyModelDir, writeShapePrior } from '../../../src/engine/model-dir'
 import { createShadowEngine } from '../../../src/engine/inference'
@@ -137,6 +137,67 @@ describe('where a ground shadow can fall (castSupport)', () => {
     // the air above the post: darkened by the model alone before, not now
     expect(sumIn(without, 0, 0, S, 10)).toBeGreaterThan(10)
     expect(sumIn(withSupport, 0, 0, S, 10)).toBe(0)
+  })
+})
+
+describe('how dark the scene\'s shadows are (readSceneDarkening)', () => {
+  const SETTINGS: SceneDarknessSettings = { threshold: 0.5, erodePx: 2, ringPx: [2, 4], blend: 0.5, minPixels: 8 }
+  /** A lit ground (0.8, 0.7, 0.6) with a 16 x 16 occluder shadow darkened by `dark`; the model input and its attention maps. */
+  function scene(dark: [number, number, number]): { batch: Float32Array; attention: Float32Array } {
+    const batch = new Float32Array(S * S * 4)
+    const attention = new Float32Array(S * S * 2)
+    const lit = [0.8, 0.7, 0.6]
+    for (let y = 0; y < S; y++) {
+      for (let x = 0; x < S; x++) {
+        const i = y * S + x
+        const inShadow = x >= 10 && x < 26 && y >= 30 && y < 46
+        for (let c = 0; c < 3; c++) batch[i * 4 + c] = lit[c] * (inShadow ? 1 - dark[c] : 1)
+        attention[i * 2 + 1] = inShadow ? 0.9 : 0.05
+      }
+    }
+    return { batch, attention }
+  }
+
+  it('reads the darkening inside the shadows against the ground around them, per channel', () => {
+    const { batch, attention } = scene([0.5, 0.4, 0.3])
+    const read = readSceneDarkening(batch, attention, S, SETTINGS)!
+    read.forEach((d, c) => expect(d).toBeCloseTo([0.5, 0.4, 0.3][c], 5))
+  })
+
+  it('leaves out the occluders and the object, and reads nothing where the shadow is too small', () => {
+    const { batch, attention } = scene([0.5, 0.4, 0.3])
+    // black occluders right of and below the shadow and the black object left of it: three quarters
+    // of the band around the shadow (2-4 px out) pass through them, only its top side is ground
+    const blacken = (x: number, y: number, channel: 'occluder' | 'object') => {
+      if (channel === 'occluder') attention[(y * S + x) * 2] = 1
+      else batch[(y * S + x) * 4 + 3] = 1
+      for (let c = 0; c < 3; c++) batch[(y * S + x) * 4 + c] = 0
+    }
+    for (let y = 28; y < 52; y++) for (let x = 26; x < 32; x++) blacken(x, y, 'occluder')
+    for (let y = 46; y < 52; y++) for (let x = 4; x < 26; x++) blacken(x, y, 'occluder')
+    for (let y = 28; y < 46; y++) for (let x = 4; x < 10; x++) blacken(x, y, 'object')
+    const read = readSceneDarkening(batch, attention, S, SETTINGS)!
+    read.forEach((d, c) => expect(d).toBeCloseTo([0.5, 0.4, 0.3][c], 5))
+    // a shadow of 4 x 4 pixels is nothing once eroded by 2
+    const small = scene([0.5, 0.4, 0.3])
+    for (let i = 0; i < S * S; i++) {
+      const x = i % S
+      const y = (i / S) | 0
+      small.attention[i * 2 + 1] = x >= 10 && x < 14 && y >= 30 && y < 34 ? 0.9 : 0
+    }
+    expect(readSceneDarkening(small.batch, small.attention, S, SETTINGS)).toBeNull()
+    // and no shadow at all
+    expect(readSceneDarkening(small.batch, new Float32Array(S * S * 2), S, SETTINGS)).toBeNull()
+  })
+
+  it('moves the darkening blend of the way from the medians to the reading, each ratio within 0.5-2', () => {
+    const prior: ShapePrior = { ...PRIOR, sceneDarkness: SETTINGS }
+    expect(sceneDarknessFactors(prior, [0.5, 0.4, 0.3])).toEqual([1, 1, 1])
+    const f = sceneDarknessFactors(prior, [0.75, 0.2, 0.9])
+    expect(f[0]).toBeCloseTo(1.25, 6) // ratio 1.5
+    expect(f[1]).toBeCloseTo(0.75, 6) // ratio 0.5
+    expect(f[2]).toBeCloseTo(1.5, 6) // ratio 3, kept at 2
+    expect(sceneDarknessFactors({ ...prior, sceneDarkness: { ...SETTINGS, blend: 0 } }, [0.75, 0.2, 0.9])).toEqual([1, 1, 1])
   })
 })
 
