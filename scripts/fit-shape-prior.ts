@@ -18,7 +18,7 @@
  * The model's own `support` (shape-prior.ts castSupport), when its manifest has one, is kept in
  * every scored mix and in the written prior; --support sets one instead (reach in object heights,
  * footprint band, spread in degrees, soft edge in model pixels: the shipped model's is 3,0.3,20,8)
- * or, with `none`, leaves it out.
+ * or, with `none`, leaves it out. Its `sceneDarkness`, when it has one, is kept too.
  * Never give it held-out pairs or real photographs: they measure the result afterwards.
  */
 import { parseArgs } from 'node:util'
@@ -62,7 +62,9 @@ if (!fitted) throw new Error('fewer than 20 training pairs show their object\'s 
 const { pairs: shownPairs, ...fittedShape } = fitted
 // The support (where a ground shadow can fall): given, or the model's own; the grid is scored with it in place.
 const support = values.support === undefined ? manifest.shapePrior?.support : parseSupport(values.support)
-const shape = { ...fittedShape, ...(support ? { support } : {}) }
+// The scene-darkness reading, when the model's prior has one, is kept as it is.
+const sceneDarkness = manifest.shapePrior?.sceneDarkness
+const shape = { ...fittedShape, ...(support ? { support } : {}), ...(sceneDarkness ? { sceneDarkness } : {}) }
 console.log(`training pairs with a visible shadow: ${shownPairs}; median length ${shape.lengthPerHeight} object heights${shape.lengthsPerHeight ? ` (projected at ${shape.lengthsPerHeight.join(', ')}, averaged)` : ''}, darkening ${shape.darkening.join(' / ')}`)
 
 const numbers = (list: string) => list.split(',').map(Number)
@@ -116,7 +118,7 @@ const weight = values.weight !== undefined ? Number(values.weight) : choice.b
 console.log(`\nthe model alone (${lights[0]}): ${own.GRMSE.toFixed(2)} / ${own.LRMSE.toFixed(2)}; rule's choice: gain ${choice.a}, weight ${choice.b}: ${choice.m.GRMSE.toFixed(2)} / ${choice.m.LRMSE.toFixed(2)}`)
 const prior: ShapePrior = { modelGain: gain, weight, ...shape }
 if (values.write) {
-  await writeShapePrior(values.model, weight === 0 && gain === 1 && !prior.support ? null : prior)
+  await writeShapePrior(values.model, weight === 0 && gain === 1 && !prior.support && !prior.sceneDarkness ? null : prior)
   console.log(`wrote ${values.model}/manifest.json shapePrior ${JSON.stringify(prior)}`)
 } else {
   console.log(`not written (give --write): ${JSON.stringify(prior)}`)

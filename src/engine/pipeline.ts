@@ -564,7 +564,8 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
 /**
  * A cast-frame model's darkenings cast in each of `angles`, in one batch: the input turned so that
  * each falls down, the results turned back, each mixed with the object's projected silhouette in
- * the same direction (`shapePrior`; undefined: the model's own, null: none).
+ * the same direction (`shapePrior`; undefined: the model's own, null: none) and, with the prior's
+ * `sceneDarkness`, made about as dark as the shadows the attention maps show in the photo.
  */
 async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, angles: number[], shapePriorOption?: ShapePrior | null): Promise<Float32Array[]> {
   const S = engine.size
