@@ -20,6 +20,7 @@
 import { z } from 'zod'
 import type { RawImage } from '../core/image'
 import { estimateLight, projectSilhouette } from './baselines'
+import { dilateMask, erodeMask } from '../core/mask-morph'
 
 /** A model's silhouette prior, as its manifest keeps it (model-dir.ts `shapePrior`). */
 export const shapePriorSchema = z.object({
@@ -125,9 +126,9 @@ export type SceneDarknessSettings = NonNullable<ShapePrior['sceneDarkness']>
 export function readSceneDarkening(batch: Float32Array, attention: Float32Array, S: number, settings: SceneDarknessSettings): [number, number, number] | null {
   const shadow = new Uint8Array(S * S)
   for (let i = 0; i < S * S; i++) shadow[i] = attention[i * 2 + 1] > settings.threshold ? 1 : 0
-  const inside = squareMorph(shadow, S, settings.erodePx, 'erode')
-  const near = squareMorph(shadow, S, settings.ringPx[1], 'dilate')
-  const close = squareMorph(shadow, S, settings.ringPx[0], 'dilate')
+  const inside = erodeMask(shadow, S, S, settings.erodePx)
+  const near = dilateMask(shadow, S, S, settings.ringPx[1])
+  const close = dilateMask(shadow, S, S, settings.ringPx[0])
   const shadowed: number[][] = [[], [], []]
   const lit: number[][] = [[], [], []]
   for (let i = 0; i < S * S; i++) {
@@ -146,29 +147,6 @@ export function sceneDarknessFactors(prior: ShapePrior, reading: [number, number
   const blend = prior.sceneDarkness?.blend ?? 0
   const factor = (c: number) => 1 + blend * (Math.min(2, Math.max(0.5, reading[c] / Math.max(1e-3, prior.darkening[c]))) - 1)
   return [factor(0), factor(1), factor(2)]
-}
-
-/** Erosion or dilation of a 0/1 mask by a (2r+1) square, as a row pass then a column pass; outside the frame counts as the nearest edge pixel. */
-function squareMorph(mask: Uint8Array, S: number, r: number, op: 'erode' | 'dilate'): Uint8Array {
-  if (r <= 0) return mask
-  const pass = (src: Uint8Array, horizontal: boolean): Uint8Array => {
-    const dst = new Uint8Array(S * S)
-    for (let line = 0; line < S; line++) {
-      for (let i = 0; i < S; i++) {
-        let v = op === 'erode' ? 1 : 0
-        for (let k = Math.max(0, i - r); k <= Math.min(S - 1, i + r); k++) {
-          const on = src[horizontal ? line * S + k : k * S + line]
-          if (op === 'erode' ? !on : on) {
-            v = 1 - v
-            break
-          }
-        }
-        dst[horizontal ? line * S + i : i * S + line] = v
-      }
-    }
-    return dst
-  }
-  return pass(pass(mask, true), false)
 }
 
 /**

@@ -22,6 +22,7 @@ import { join } from 'node:path'
 import { PAIR_FILES } from '../../shared/pair-format'
 import { decodeMask, decodeRgb, resizeRawImage, type RawImage } from '../../core/image'
 import { UserError } from '../../core/errors'
+import { dilateMask } from '../../core/mask-morph'
 import { contextWindow, maskBoundingBox, type Rect } from '../../engine/pipeline'
 
 export type PairRole = 'noShadow' | 'shadow' | 'object' | 'objectShadow' | 'occluders' | 'occluderShadows'
@@ -229,31 +230,6 @@ function channelChange(a: RawImage, b: RawImage): { dark: Float32Array; darkRel:
   return { dark, darkRel, bright, brightRel }
 }
 
-/** Square dilation of a 0/1 mask by radius r (separable: rows, then columns). */
-function dilate(mask: Uint8Array, w: number, h: number, r: number): Uint8Array {
-  if (r <= 0) return mask.slice()
-  // 1-D pass: out[i] = 1 when a set pixel lies within r steps along the line.
-  const pass = (src: Uint8Array, dst: Uint8Array, lines: number, len: number, at: (line: number, k: number) => number) => {
-    for (let line = 0; line < lines; line++) {
-      let last = -Infinity
-      for (let k = 0; k < len; k++) {
-        if (src[at(line, k)]) last = k
-        if (k - last <= r) dst[at(line, k)] = 1
-      }
-      last = Infinity
-      for (let k = len - 1; k >= 0; k--) {
-        if (src[at(line, k)]) last = k
-        if (last - k <= r) dst[at(line, k)] = 1
-      }
-    }
-  }
-  const rows = new Uint8Array(w * h)
-  pass(mask, rows, h, w, (y, x) => y * w + x)
-  const out = new Uint8Array(w * h)
-  pass(rows, out, w, h, (x, y) => y * w + x)
-  return out
-}
-
 /**
  * Which pixels changed between the two pictures, and which darkened pixels belong to the object's
  * shadow: those connected (8-neighbours, through darkened pixels) to the object's surroundings, plus
@@ -285,12 +261,12 @@ function analyseDifference(noShadow: RawImage, shadow: RawImage, object: RawImag
   for (let i = 0; i < w * h; i++) objMask[i] = object.data[i] ? 1 : 0
   const box = maskBoundingBox(object) ?? { x: 0, y: 0, width: w, height: h }
   const objSide = Math.max(box.width, box.height)
-  const around = dilate(objMask, w, h, Math.max(2, Math.round(objSide * 0.08)))
+  const around = dilateMask(objMask, w, h, Math.max(2, Math.round(objSide * 0.08)))
   const margin = Math.round(objSide * 0.5)
   // Soft shadows fade below the threshold in places: pixels up to 2 apart still connect.
   const darkMask = new Uint8Array(w * h)
   for (let i = 0; i < w * h; i++) darkMask[i] = change[i] === 1 ? 1 : 0
-  const bridge = dilate(darkMask, w, h, 2)
+  const bridge = dilateMask(darkMask, w, h, 2)
   const nearDark = new Uint8Array(w * h)
   const reached = new Uint8Array(w * h)
   const queue = new Int32Array(w * h)
