@@ -161,18 +161,17 @@ export function sceneDarknessFactors(prior: ShapePrior, reading: [number, number
 export function castSupport(object: Float32Array, S: number, angle: number, settings: CastSupportSettings): Float32Array {
   const top = new Int32Array(S).fill(S)
   let foot = -1
-  let highest = S
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
       if (object[y * S + x] > 0.5) {
         if (y < top[x]) top[x] = y
         foot = y
-        if (y < highest) highest = y
       }
     }
   }
   const swept = new Uint8Array(S * S)
   if (foot < 0) return new Float32Array(S * S)
+  const highest = Math.min(...top)
   const height = foot - highest + 1
   const fullReach = height * settings.reachPerHeight
   const bandTop = Math.max(highest, Math.floor(foot - settings.footBand * height))
@@ -198,8 +197,7 @@ export function castSupport(object: Float32Array, S: number, angle: number, sett
 
 /** Dilation by a square of radius r, then a box mean of radius r: 1 on the set, fading to 0 at 2r from it. Running sums, O(S^2) per pass. */
 function softEdge(set: Uint8Array, S: number, r: number): Float32Array {
-  const out = Float32Array.from(set)
-  if (r <= 0) return out
+  if (r <= 0) return Float32Array.from(set)
   const boxSum = (src: Float32Array, horizontal: boolean): Float32Array => {
     const dst = new Float32Array(S * S)
     for (let line = 0; line < S; line++) {
@@ -214,12 +212,10 @@ function softEdge(set: Uint8Array, S: number, r: number): Float32Array {
     }
     return dst
   }
-  const near = boxSum(boxSum(out, true), false)
-  for (let i = 0; i < near.length; i++) near[i] = near[i] > 0.5 ? 1 : 0
-  const sum = boxSum(boxSum(near, true), false)
+  const sum = boxSum(boxSum(Float32Array.from(dilateMask(set, S, S, r)), true), false)
   // The mean over the window's pixels inside the frame, so a shadow running off the edge keeps 1 there.
-  const count = boxSum(boxSum(new Float32Array(S * S).fill(1), true), false)
-  for (let i = 0; i < sum.length; i++) sum[i] = Math.min(1, sum[i] / count[i])
+  const span = Float32Array.from({ length: S }, (_, i) => Math.min(S - 1, i + r) - Math.max(0, i - r) + 1)
+  for (let i = 0; i < sum.length; i++) sum[i] = Math.min(1, sum[i] / (span[i % S] * span[(i / S) | 0]))
   return sum
 }
 
