@@ -39,6 +39,10 @@ is fine: it is rescanned and incomplete samples are skipped). Seeds >= 9000000 a
                     its size: its weights are copied layer by layer and widened into the default
                     widths (--width W scales them) where those are at least as wide; it keeps
                     the model's frame (image or cast); layers it lacks (a new output) start fresh
+  --shape-prior-from DIR   judge the darkening mixed with that model folder's silhouette prior
+                    (its manifest's shapePrior), as the pipeline mixes it; the prior is written
+                    into the new model's manifest (cast-frame models; kept by --resume)
+  --train-only shadow      train the shadow block and its refinement only (kept by --resume)
   --backend NAME    force a tfjs backend: tensorflow-gpu, tensorflow, wasm, cpu
   --workers N       threads per step (default 1): N > 1 splits each batch over N-1 worker threads
                     plus this one (data-parallel, averaged gradients); worth it on idle cores only
@@ -72,6 +76,8 @@ const command: Command = {
         'model-minutes': { type: 'string' },
         seed: { type: 'string' },
         'init-from': { type: 'string' },
+        'shape-prior-from': { type: 'string' },
+        'train-only': { type: 'string' },
         backend: { type: 'string' },
         workers: { type: 'string' },
       },
@@ -97,6 +103,8 @@ const command: Command = {
     const modelMinutes = floatOption(values['model-minutes'], 'model-minutes', 15, 0.05, 6000)
     const seed = intOption(values.seed, 'seed', 1, 0, 2 ** 32 - 1)
     const workers = intOption(values.workers, 'workers', 1, 1, 64)
+    const trainOnly = values['train-only']
+    if (trainOnly !== undefined && trainOnly !== 'shadow') throw new UserError('BAD_ARGS', `--train-only takes 'shadow', got '${trainOnly}'`)
     const backendName = values.backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | undefined
     if (backendName && !['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(backendName)) {
       throw new UserError('BAD_ARGS', `--backend must be tensorflow-gpu, tensorflow, wasm or cpu, got '${backendName}'`)
@@ -130,6 +138,15 @@ const command: Command = {
       }
       initialGenerator = init.model
       console.error(`umbra train: new run from ${values['init-from']} (${init.manifest.name}, ${init.manifest.training?.steps ?? '?'} steps)`)
+    }
+
+    let shapePrior: import('../../engine/shape-prior').ShapePrior | undefined
+    if (values['shape-prior-from'] !== undefined) {
+      const { readModelManifest } = await import('../../engine/model-dir')
+      const manifest = await readModelManifest(await resolveModelDir(values['shape-prior-from']))
+      if (!manifest.shapePrior) throw new UserError('BAD_ARGS', `${values['shape-prior-from']} has no shapePrior in its manifest`)
+      shapePrior = manifest.shapePrior
+      console.error(`umbra train: the darkening is judged mixed with the shape prior of ${values['shape-prior-from']}`)
     }
 
     const controller = new AbortController()
@@ -166,6 +183,8 @@ const command: Command = {
         workers,
         initialGenerator,
         initialWeightsByName: initialGenerator !== undefined,
+        shapePrior,
+        trainOnly,
         checkpointEverySeconds: ckptMinutes * 60,
         modelEverySeconds: modelMinutes * 60,
         backend: backend.backend,

@@ -164,6 +164,7 @@ export function rotateToCastFrame(ex: TrainExample, s: number, jitter: number, r
     attention: r(ex.attention, 2),
     objectShadow: r(ex.objectShadow, 1),
     object: r(ex.object, 1),
+    cast: { turn, object: ex.object },
   }
 }
 
@@ -189,6 +190,12 @@ export interface TrainExample {
    * (null when the object's shadow is hidden). Trains the attention block and the direction output.
    */
   view?: { input: Float32Array; attention: Float32Array; direction: [number, number] | null }
+  /**
+   * Cast-frame examples: the rotation that turned the crop (castFrameRotation of the cast angle
+   * used, jitter included) and the object mask before it (S*S). A silhouette prior is cast in the
+   * photo's frame, where the object stands upright, then turned with the crop (loop.ts priorTensors).
+   */
+  cast?: { turn: number; object: Float32Array }
 }
 
 /** Bounding box (inclusive, pixels) of mask values > 0.5, or null when empty. */

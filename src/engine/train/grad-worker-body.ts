@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { initTfBackend, type TfBackendName } from '../backend'
 import { buildShadowModel } from '../model/architecture'
 import { buildDiscriminator } from '../model/discriminator'
-import { disposeBatch, stackBatch } from './loop'
+import { disposeBatch, freezeAllButShadowBlock, stackBatch } from './loop'
 import { computeGradients, type WorkerInit } from './parallel'
 import type { TrainExample } from './data'
 import type { LossWeights } from './losses'
@@ -16,6 +16,13 @@ async function main(): Promise<void> {
   try {
     await initTfBackend(init.backend as TfBackendName)
     const generator = buildShadowModel(init.modelConfig)
+    if (init.trainOnly === 'shadow') freezeAllButShadowBlock(generator)
+    const frozen = generator.nonTrainableWeights
+    if ((init.frozenWeights?.length ?? 0) !== frozen.length) throw new Error(`grad-worker: ${frozen.length} frozen weights, ${init.frozenWeights?.length ?? 0} sent`)
+    frozen.forEach((w, i) => tf.tidy(() => {
+      const v = w.read() as tf.Variable
+      v.assign(tf.tensor((init.frozenWeights as Float32Array[])[i], v.shape))
+    }))
     const discriminator = buildDiscriminator(init.discConfig)
     const gVars = generator.trainableWeights.map((w) => w.read() as tf.Variable)
     const dVars = discriminator.trainableWeights.map((w) => w.read() as tf.Variable)
@@ -25,7 +32,7 @@ async function main(): Promise<void> {
       try {
         setVars(gVars, msg.gWeights)
         setVars(dVars, msg.dWeights)
-        const batch = stackBatch(msg.examples, init.modelConfig.size)
+        const batch = stackBatch(msg.examples, init.modelConfig.size, init.shapePrior)
         try {
           const result = computeGradients(generator, discriminator, gVars, dVars, batch, msg.weights, msg.gan)
           port.postMessage({ type: 'result', id: msg.id, result })

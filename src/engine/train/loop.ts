@@ -4,12 +4,13 @@ import { join } from 'node:path'
 import { UserError } from '../../core/errors'
 import { withFolderLock, writeFileAtomic } from '../../core/atomic'
 import { ARCHITECTURE_VERSION, attentionView, buildShadowModel, DEFAULT_MODEL_CONFIG, hasDirectionOutput, modelGflops, type ShadowModelConfig } from '../model/architecture'
-import { angleDifference, directionMode, directionPosterior } from '../cast-frame'
+import { angleDifference, CAST_DOWN, directionMode, directionPosterior, rotateSquare } from '../cast-frame'
 import { median } from '../../core/stats'
 import { buildDiscriminator, defaultDiscriminatorConfig, type DiscriminatorConfig } from '../model/discriminator'
 import { saveModelDir } from '../model-dir'
 import { DEFAULT_AUGMENT, NO_AUGMENT, PairDataset, augmentFor, type AugmentOptions, type TrainExample } from './data'
-import { DEFAULT_LOSS_WEIGHTS, composite, darkeningTarget, shadowBalanceWeights, type BatchTensors, type LossWeights } from './losses'
+import { DEFAULT_LOSS_WEIGHTS, composite, darkeningTarget, judgedDarkening, shadowBalanceWeights, type BatchTensors, type LossWeights } from './losses'
+import { castSupport, silhouetteDarkening, type ShapePrior } from '../shape-prior'
 import { transferWeights, loadCheckpoint, hasCheckpoint, modelWeightsNamed, saveCheckpoint, setModelWeightsChecked } from './checkpoint'
 import { TrainRng } from './rng'
 import { renderLossPlot, renderSheet, smooth, type Tile } from './plot'
@@ -78,6 +79,18 @@ export interface TrainOptions {
   signal?: AbortSignal
   /** Threads computing each step (1 = this thread only; N > 1 adds N-1 gradient workers, see parallel.ts). */
   workers?: number
+  /**
+   * Train with this silhouette prior in the loss (cast-frame models only): the darkening judged is
+   * the shadow block's mixed with the projection, as the pipeline will mix it (mixShapePrior), so the
+   * block learns what the projection lacks instead of drawing the shadow twice. Kept in the
+   * checkpoint and written into the model's manifest: a model trained so needs that prior.
+   */
+  shapePrior?: ShapePrior
+  /**
+   * 'shadow': train only the shadow block and its refinement; the attention block and the direction
+   * output keep their weights (a shadow block retrained on a finished model). Kept in the checkpoint.
+   */
+  trainOnly?: 'shadow'
   /** Called once the models are built and restored, before the first step (tests, live previews). */
   onStart?: (info: { step: number; generator: tf.LayersModel; resumed: boolean }) => void
   onProgress?: (p: TrainProgress) => void
@@ -169,6 +182,9 @@ interface RunMeta {
   attentionPositiveCap?: number
   /** --lr-end's schedule, kept so that a resume continues it; absent: lrG throughout. */
   lrDecay?: LrDecay
+  /** TrainOptions.shapePrior and trainOnly, kept so that a resume trains the same thing. */
+  shapePrior?: ShapePrior
+  trainOnly?: 'shadow'
   batch: number
   bestValLoss: number | null
   /** How many validation samples bestValLoss was measured on (a grown validation set restarts "best"). */
@@ -201,7 +217,39 @@ export function generatorLrAt(step: number, lrG: number, decay: LrDecay | undefi
   return decay.endLr + (lrG - decay.endLr) * 0.5 * (1 + Math.cos(Math.PI * t))
 }
 
-export function stackBatch(examples: TrainExample[], s: number): BatchTensors {
+/**
+ * BatchTensors.prior for cast-frame examples: the model gain times the cast support, and the
+ * weighted projection. Both are cast as the pipeline casts them (mixShapePrior), in the photo's
+ * frame where the object stands upright, at the angle the crop was turned for, then turned with it.
+ */
+function priorTensors(examples: TrainExample[], s: number, prior: ShapePrior): NonNullable<BatchTensors['prior']> {
+  const gain = new Float32Array(examples.length * s * s)
+  const base = new Float32Array(examples.length * s * s * 3)
+  examples.forEach((e, k) => {
+    if (!e.cast) throw new Error('a shape prior in the loss needs cast-frame examples')
+    const angle = CAST_DOWN - e.cast.turn
+    const turn = (a: Float32Array, c: number) => rotateSquare(a, s, c, (e.cast as NonNullable<TrainExample['cast']>).turn, 'zero')
+    const support = prior.support ? turn(castSupport(e.cast.object, s, angle, prior.support), 1) : null
+    for (let i = 0; i < s * s; i++) gain[k * s * s + i] = prior.modelGain * (support ? support[i] : 1)
+    if (prior.weight > 0) {
+      const projected = turn(silhouetteDarkening(e.cast.object, s, angle, prior), 3)
+      for (let i = 0; i < projected.length; i++) base[k * s * s * 3 + i] = prior.weight * projected[i]
+    }
+  })
+  return { gain: tf.tensor4d(gain, [examples.length, s, s, 1]), base: tf.tensor4d(base, [examples.length, s, s, 3]) }
+}
+
+/** Whether a layer belongs to the shadow block or its refinement (what trainOnly 'shadow' trains). */
+export function isShadowBlockLayer(name: string): boolean {
+  return name.startsWith('sh_') || name.startsWith('refine_')
+}
+
+/** Freezes every generator layer outside the shadow block (trainOnly 'shadow'). */
+export function freezeAllButShadowBlock(generator: tf.LayersModel): void {
+  for (const layer of generator.layers) if (layer.trainableWeights.length > 0 && !isShadowBlockLayer(layer.name)) layer.trainable = false
+}
+
+export function stackBatch(examples: TrainExample[], s: number, prior?: ShapePrior | null): BatchTensors {
   const b = examples.length
   const stack = (arrays: Float32Array[], ch: number) => {
     const out = new Float32Array(b * s * s * ch)
@@ -229,6 +277,7 @@ export function stackBatch(examples: TrainExample[], s: number): BatchTensors {
           directionKnown: tf.tensor2d(views.map((v) => (v.direction ? 1 : 0)), [b, 1]),
         }
       : undefined,
+    prior: prior ? priorTensors(examples, s, prior) : undefined,
   }
 }
 
@@ -236,6 +285,7 @@ export function disposeBatch(b: BatchTensors): void {
   tf.dispose([b.input, b.noShadow, b.shadow, b.attention, b.objectShadow, b.object])
   if (b.attentionWeight) b.attentionWeight.dispose()
   if (b.view) tf.dispose(Object.values(b.view))
+  if (b.prior) tf.dispose([b.prior.gain, b.prior.base])
 }
 
 /** Trains as `opts` say, holding the run folder's lock (two trainings in one folder would overwrite each other's checkpoints). */
@@ -273,6 +323,14 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
   if (ckpt && opts.overrideLr && (lrG !== ckpt.meta.lrG || lrD !== ckpt.meta.lrD)) log(`learning rates changed on resume: generator ${ckpt.meta.lrG} -> ${lrG}, discriminator ${ckpt.meta.lrD} -> ${lrD}`)
   const balanceCap = opts.lossWeights.shadowBalanceCap ?? ckpt?.meta.shadowBalanceCap
   if (ckpt && opts.lossWeights.shadowBalanceCap === undefined && balanceCap !== undefined) log(`shadow-region balance cap fixed at ${balanceCap}, as the run was started`)
+  const shapePrior = opts.shapePrior ?? ckpt?.meta.shapePrior
+  const trainOnly = opts.trainOnly ?? ckpt?.meta.trainOnly
+  if (shapePrior && modelConfig.castFrame !== 'down') throw new UserError('BAD_ARGS', 'training with a shape prior needs a cast-frame model (the prior is cast along the shadow)')
+  if (ckpt && !opts.shapePrior && shapePrior) log('shape prior in the loss, as the run was started')
+  if (trainOnly === 'shadow') {
+    freezeAllButShadowBlock(generator)
+    log('training the shadow block only: the attention block and the direction output keep their weights')
+  }
   const attentionPositiveCap = opts.lossWeights.attentionPositiveCap ?? ckpt?.meta.attentionPositiveCap
   if (ckpt && opts.lossWeights.attentionPositiveCap === undefined && attentionPositiveCap !== undefined) log(`attention positive-class cap ${attentionPositiveCap}, as the run was started`)
   // beta1 0.9 for the generator (its loss is mostly supervised), 0.5 for the discriminator as usual in GANs.
@@ -355,6 +413,8 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
     ...(balanceCap !== undefined ? { shadowBalanceCap: balanceCap } : {}),
     ...(attentionPositiveCap !== undefined ? { attentionPositiveCap } : {}),
     ...(lrDecay ? { lrDecay } : {}),
+    ...(shapePrior ? { shapePrior } : {}),
+    ...(trainOnly ? { trainOnly } : {}),
     batch: opts.batch,
     bestValLoss,
     bestValCount,
@@ -376,8 +436,10 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
     inputSize: s,
     architectureVersion: ARCHITECTURE_VERSION,
     architecture: { ...modelConfig },
-    training: { dataCount: dataset.trainCount, steps: step, wallTimeSeconds: Math.round(wallTime()), backend: opts.backend, batch: opts.batch, lrG, lrD, ...(attentionPositiveCap !== undefined ? { attentionPositiveCap } : {}) },
+    training: { dataCount: dataset.trainCount, steps: step, wallTimeSeconds: Math.round(wallTime()), backend: opts.backend, batch: opts.batch, lrG, lrD, ...(attentionPositiveCap !== undefined ? { attentionPositiveCap } : {}), ...(trainOnly ? { trainOnly } : {}), ...(shapePrior ? { shapePriorInLoss: true } : {}) },
     metrics,
+    // The prior the shadow block was trained to complement: the pipeline must mix the same one.
+    ...(shapePrior ? { shapePrior } : {}),
   })
 
   const checkpoint = async (reason: string) => {
@@ -386,7 +448,7 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
     const optDWeights = await optD.getWeights()
     let valResult: ValidationResult | null = null
     if (val.length > 0) {
-      valResult = validate(generator, val, s)
+      valResult = validate(generator, val, s, shapePrior)
       logLines.push(JSON.stringify({ step, val: valResult, t: Math.round(wallTime()) }) + '\n')
       if (bestValLoss === null || valResult.count !== bestValCount || valResult.darkeningL1 < bestValLoss) {
         bestValLoss = valResult.darkeningL1
@@ -409,7 +471,7 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
       },
     })
     await flushLog()
-    await writeArtifacts(opts.outDir, generator, previewSource, s, step)
+    await writeArtifacts(opts.outDir, generator, previewSource, s, step, shapePrior)
     if (opts.saveModels && (Date.now() - lastModelSave > opts.modelEverySeconds * 1000 || reason === 'end' || reason === 'abort')) {
       await saveModelDir(join(opts.outDir, 'model'), generator, manifestFor(valResult ? { validation: { ...valResult, step } } : {}))
       lastModelSave = Date.now()
@@ -424,7 +486,14 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
   let pool: GradientWorkerPool | null = null
   try {
     if ((opts.workers ?? 1) > 1) {
-      pool = await GradientWorkerPool.start((opts.workers ?? 1) - 1, { modelConfig, discConfig, backend: opts.backend })
+      pool = await GradientWorkerPool.start((opts.workers ?? 1) - 1, {
+        modelConfig,
+        discConfig,
+        backend: opts.backend,
+        shapePrior,
+        trainOnly,
+        frozenWeights: generator.nonTrainableWeights.map((w) => w.read().dataSync() as Float32Array),
+      })
       log(`data-parallel: ${pool.size + 1} threads per step`)
     }
     while (step < opts.steps) {
@@ -433,6 +502,8 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
         break
       }
       const examples = await next
+      // A frozen attention block learns nothing from the unturned views: leave their passes out.
+      if (trainOnly === 'shadow') for (const e of examples) delete e.view
       if (Date.now() - lastRescan > opts.rescanEverySeconds * 1000) {
         const before = dataset.trainCount
         await dataset.rescan()
@@ -448,8 +519,8 @@ async function trainInFolder(opts: TrainOptions): Promise<TrainResult> {
       ;(optG as unknown as { learningRate: number }).learningRate = lrNow
       const weights = { ...opts.lossWeights, shadowBalanceCap: balanceCap ?? shadowBalanceCapAt(step), attentionPositiveCap }
       const losses = pool
-        ? await parallelStep(pool, generator, discriminator, optG, optD, gVars, dVars, examples, s, weights, step >= opts.ganStartStep)
-        : trainStep(generator, discriminator, optG, optD, gVars, dVars, stackBatch(examples, s), weights, step >= opts.ganStartStep)
+        ? await parallelStep(pool, generator, discriminator, optG, optD, gVars, dVars, examples, s, weights, step >= opts.ganStartStep, shapePrior)
+        : trainStep(generator, discriminator, optG, optD, gVars, dVars, stackBatch(examples, s, shapePrior), weights, step >= opts.ganStartStep)
       const ms = Date.now() - t0
       if (!Number.isFinite(losses.total)) {
         throw new Error(`training diverged at step ${step + 1} (loss ${losses.total}); the last checkpoint is intact: lower --lr and --resume`)
@@ -548,13 +619,14 @@ export async function parallelStep(
   s: number,
   weights: LossWeights,
   gan: boolean,
+  shapePrior?: ShapePrior,
 ): Promise<StepLosses> {
   const k = Math.min(pool.size + 1, examples.length)
   const slices: TrainExample[][] = Array.from({ length: k }, (_, i) => examples.slice(Math.floor((i * examples.length) / k), Math.floor(((i + 1) * examples.length) / k)))
   const gW = gVars.map((v) => v.dataSync() as Float32Array)
   const dW = dVars.map((v) => v.dataSync() as Float32Array)
   const remote = k > 1 ? pool.run(slices.slice(1), gW, dW, weights, gan) : Promise.resolve([])
-  const batch = stackBatch(slices[0], s)
+  const batch = stackBatch(slices[0], s, shapePrior)
   let local
   try {
     local = computeGradients(generator, discriminator, gVars, dVars, batch, weights, gan)
@@ -570,16 +642,16 @@ export async function parallelStep(
 }
 
 /** Validation at model resolution: the darkening loss and RMSEs of the composite (0-255). */
-export function validate(generator: tf.LayersModel, examples: TrainExample[], s: number): ValidationResult {
+export function validate(generator: tf.LayersModel, examples: TrainExample[], s: number, shapePrior?: ShapePrior | null): ValidationResult {
   let l1 = 0, localSq = 0, localN = 0, globalSq = 0, globalN = 0
   const directionErrors: number[] = []
   let confidenceSum = 0
   const withDirection = hasDirectionOutput(generator)
   for (let i = 0; i < examples.length; i += 8) {
     const chunk = examples.slice(i, i + 8)
-    const batch = stackBatch(chunk, s)
+    const batch = stackBatch(chunk, s, shapePrior)
     const r = tf.tidy(() => {
-      const [, darkening] = generator.predict(batch.input) as tf.Tensor4D[]
+      const darkening = judgedDarkening((generator.predict(batch.input) as tf.Tensor4D[])[1], batch)
       const target = darkeningTarget(batch.noShadow, batch.shadow)
       const w = shadowBalanceWeights(batch.objectShadow, batch.object, batch.noShadow)
       const l1Sum = tf.div(tf.sum(tf.mul(tf.abs(tf.sub(darkening, target)), w)), tf.mul(tf.maximum(tf.sum(w), 1e-6), 3))
@@ -639,7 +711,7 @@ async function truncateLog(path: string, step: number): Promise<void> {
 }
 
 /** Loss plot and preview sheet (both rewritten at each checkpoint). */
-async function writeArtifacts(outDir: string, generator: tf.LayersModel, examples: TrainExample[], s: number, step: number): Promise<void> {
+async function writeArtifacts(outDir: string, generator: tf.LayersModel, examples: TrainExample[], s: number, step: number, shapePrior?: ShapePrior): Promise<void> {
   let text = ''
   try {
     text = await fs.readFile(join(outDir, LOG_FILE), 'utf8')
@@ -665,9 +737,10 @@ async function writeArtifacts(outDir: string, generator: tf.LayersModel, example
   await writeFileAtomic(join(outDir, 'loss.png'), await renderLossPlot(series, `step ${step}`))
 
   if (examples.length === 0) return
-  const batch = stackBatch(examples, s)
+  const batch = stackBatch(examples, s, shapePrior)
   const [att, dark, comp] = tf.tidy(() => {
-    const [a, d] = generator.predict(batch.input) as tf.Tensor4D[]
+    const [a, raw] = generator.predict(batch.input) as tf.Tensor4D[]
+    const d = judgedDarkening(raw, batch)
     const c = tf.add(tf.mul(composite(batch.noShadow, d), tf.sub(1, batch.object)), tf.mul(batch.noShadow, batch.object))
     return [a, d, c]
   })

@@ -48,6 +48,21 @@ export interface BatchTensors {
   attentionWeight?: tf.Tensor4D
   /** Cast-frame examples: the unturned crops (TrainExample.view), for the attention block and the direction output. */
   view?: ViewTensors
+  /**
+   * Training with the model's silhouette prior in the loss (stackBatch with a ShapePrior): the
+   * darkening judged is clip(gain * model + base), as the pipeline mixes it (mixShapePrior).
+   * gain [B,S,S,1] is modelGain x the cast support; base [B,S,S,3] is weight x the projection.
+   */
+  prior?: { gain: tf.Tensor4D; base: tf.Tensor4D }
+}
+
+/**
+ * The darkening the pipeline would use: the shadow block's own, or with a prior in the batch
+ * (BatchTensors.prior) its mix with the projected silhouette, clipped to [0, 1].
+ */
+export function judgedDarkening(darkening: tf.Tensor4D, batch: Pick<BatchTensors, 'prior'>): tf.Tensor4D {
+  if (!batch.prior) return darkening
+  return tf.clipByValue(tf.add(tf.mul(darkening, batch.prior.gain), batch.prior.base), 0, 1) as tf.Tensor4D
 }
 
 export interface ViewTensors {
@@ -135,13 +150,14 @@ export function generatorLoss(
 ): GeneratorLossParts {
   const target = darkeningTarget(batch.noShadow, batch.shadow)
   const w = shadowBalanceWeights(batch.objectShadow, batch.object, batch.noShadow, weights.shadowBalanceCap ?? 30)
-  const darkening = weightedMean(tf.abs(tf.sub(outputs.darkening, target)), w)
+  const judged = judgedDarkening(outputs.darkening, batch)
+  const darkening = weightedMean(tf.abs(tf.sub(judged, target)), w)
   // Soft-target cross-entropy on the same weights: its gradient at the logits is (d - d*), so the
   // sigmoid, which starts saturated near 0 (conservative init), does not stall learning as L1 alone does.
   const eps = 1e-6
-  const dc = tf.clipByValue(outputs.darkening, eps, 1 - eps)
+  const dc = tf.clipByValue(judged, eps, 1 - eps)
   const darkeningBce = weightedMean(tf.neg(tf.add(tf.mul(target, tf.log(dc)), tf.mul(tf.sub(1, target), tf.log(tf.sub(1, dc))))), w)
-  const comp = composite(batch.noShadow, outputs.darkening) as tf.Tensor4D
+  const comp = composite(batch.noShadow, judged) as tf.Tensor4D
   const image = tf.mean(tf.squaredDifference(comp, batch.shadow)) as tf.Scalar
   const attention = balancedBce(outputs.attention, batch.attention, batch.attentionWeight, weights.attentionPositiveCap)
   const gradient = gradientL1(comp, batch.shadow)

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads'
 import { attentionView, hasDirectionOutput, type ShadowModelConfig } from '../model/architecture'
 import type { DiscriminatorConfig } from '../model/discriminator'
 import type { TrainExample } from './data'
+import type { ShapePrior } from '../shape-prior'
 import { discriminatorInput, discriminatorLoss, generatorLoss, viewLoss, type BatchTensors, type LossWeights } from './losses'
 
 /**
@@ -106,6 +107,11 @@ export interface WorkerInit {
   modelConfig: ShadowModelConfig
   discConfig: DiscriminatorConfig
   backend: string
+  /** TrainOptions.shapePrior and trainOnly: each replica judges and freezes as the main thread does. */
+  shapePrior?: ShapePrior
+  trainOnly?: 'shadow'
+  /** The frozen weights (generator.nonTrainableWeights, in order): the step messages carry only the trained ones. */
+  frozenWeights?: Float32Array[]
 }
 
 interface StepRequest {
