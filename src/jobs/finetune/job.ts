@@ -196,13 +196,17 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
   }
 
   const { model: base, manifest: loadedManifest } = await loadTfjsModel(fromModelDir)
+  // A base whose shadow block was trained to complement its silhouette prior (umbra train
+  // --shape-prior-from) is fine-tuned the same way: judged without it, it would learn to draw the
+  // whole shadow again, and the pipeline would then add the projection to that.
+  const priorInLoss = baseManifest.training?.shapePriorInLoss === true && baseManifest.shapePrior ? baseManifest.shapePrior : undefined
   const dataset = new FinetuneDataset(train, val, S)
   const valExamples = await dataset.valBatch(64, augmentFor(NO_AUGMENT, modelConfig))
   let before: ValidationResult | null
   if (state) {
     before = state.before
   } else {
-    before = valExamples.length ? validate(base, valExamples, S) : null
+    before = valExamples.length ? validate(base, valExamples, S, priorInLoss) : null
     state = {
       format: 'umbra-finetune-run',
       version: 1,
@@ -278,6 +282,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
       valSamples: 64,
       backend: backend.backend,
       initialGenerator: base,
+      shapePrior: priorInLoss,
       modelName: runState.modelName,
       baseModel: runState.baseModel,
       saveModels: true,
@@ -353,7 +358,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
   const chosenDir = val.length && (await exists(join(bestDir, 'manifest.json'))) ? bestDir : join(runDir, 'model')
   const { model: tuned, manifest: tunedManifest } = await loadTfjsModel(chosenDir)
   try {
-    const after = valExamples.length ? validate(tuned, valExamples, S) : null
+    const after = valExamples.length ? validate(tuned, valExamples, S, priorInLoss) : null
     const savedStep = tunedManifest.training?.steps ?? result.step
     if (before && after && after.darkeningL1 >= before.darkeningL1) {
       warnings.push('validation did not improve on the base model: the saved model is the best fine-tuned state, but the base model may serve these pictures as well')
@@ -374,6 +379,7 @@ export async function runFinetune(input: Partial<FinetuneOptions> & Pick<Finetun
         lrG: runState.lr,
         ...(baseManifest.training?.attentionPositiveCap !== undefined ? { attentionPositiveCap: baseManifest.training.attentionPositiveCap } : {}),
         ...(lightPrior ? { lightPrior } : {}),
+        ...(priorInLoss ? { shapePriorInLoss: true } : {}),
         finetune: {
           from: fromModelDir,
           baseSteps: baseManifest.training?.steps ?? null,

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs'
 import { writeImage, type RawImage } from '../../../src/core/image'
 import { ARCHITECTURE_VERSION, buildShadowModel, TINY_MODEL_CONFIG } from '../../../src/engine/model/architecture'
 import { saveModelDir } from '../../../src/engine/model-dir'
+import type { ShapePrior } from '../../../src/engine/shape-prior'
 
 /**
  * Tiny procedural pairs: a textured ground, a box-shaped object, and its shadow cast to one side
@@ -76,13 +77,16 @@ export async function writePairFolder(dir: string, count: number, opts: { size?:
 }
 
 /** A fresh tiny model folder (32 px) to fine-tune from. */
-export async function writeTinyModel(dir: string, name = 'tiny-base'): Promise<void> {
-  const model = buildShadowModel(TINY_MODEL_CONFIG)
+export async function writeTinyModel(dir: string, name = 'tiny-base', extra: { castFrame?: boolean; shapePrior?: ShapePrior; shapePriorInLoss?: boolean } = {}): Promise<void> {
+  const config = extra.castFrame ? { ...TINY_MODEL_CONFIG, castFrame: 'down' as const } : TINY_MODEL_CONFIG
+  const model = buildShadowModel(config)
   await saveModelDir(dir, model, {
     name,
-    inputSize: TINY_MODEL_CONFIG.size,
+    inputSize: config.size,
     architectureVersion: ARCHITECTURE_VERSION,
-    architecture: { ...TINY_MODEL_CONFIG },
+    architecture: { ...config },
+    ...(extra.shapePrior ? { shapePrior: extra.shapePrior } : {}),
+    ...(extra.shapePriorInLoss ? { training: { dataCount: 1, steps: 1, wallTimeSeconds: 1, backend: 'wasm', shapePriorInLoss: true } } : {}),
   })
   model.dispose()
 }

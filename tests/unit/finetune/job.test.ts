@@ -81,6 +81,33 @@ describe('fine-tune job', () => {
     expect((await readModelManifest(join(root, 'few'))).shapePrior).toBeUndefined()
   })
 
+  it('a base trained with its prior in the loss is fine-tuned with it, and says so', async () => {
+    const prior = { modelGain: 0.8, weight: 0.5, lengthPerHeight: 1, darkening: [0.6, 0.6, 0.6] as [number, number, number] }
+    const withFlag = join(root, 'cast-with')
+    await writeTinyModel(withFlag, 'tiny-cast', { castFrame: true, shapePrior: prior, shapePriorInLoss: true })
+    // The same weights and prior, trained (as far as its manifest says) without the prior in the loss.
+    const withoutFlag = join(root, 'cast-without')
+    await fs.cp(withFlag, withoutFlag, { recursive: true })
+    const manifestPath = join(withoutFlag, 'manifest.json')
+    const manifest = JSON.parse(await fs.readFile(manifestPath, 'utf8')) as { training: Record<string, unknown> }
+    delete manifest.training.shapePriorInLoss
+    await fs.writeFile(manifestPath, JSON.stringify(manifest))
+    const tune = async (from: string) => {
+      const out = `${from}-out`
+      const r = await runFinetune({ ...quick, pairsDir: pairs, outDir: out, fromModelDir: from, steps: 1, lr: 1e-3, validateEverySteps: 100 })
+      expect(r.status).toBe('finished')
+      const m = await readModelManifest(out)
+      expect(m.shapePrior).toEqual(prior)
+      return { flag: m.training?.shapePriorInLoss, before: (m.metrics as { validation: { before: { LRMSE: number } } }).validation.before.LRMSE }
+    }
+    const judgedWith = await tune(withFlag)
+    const judgedWithout = await tune(withoutFlag)
+    expect(judgedWith.flag).toBe(true)
+    expect(judgedWithout.flag).toBeUndefined()
+    // The base's validation is judged with the projection mixed in: the same weights score otherwise.
+    expect(Math.abs(judgedWith.before - judgedWithout.before)).toBeGreaterThan(0.5)
+  })
+
   it('the training loss falls on a tiny set', async () => {
     const losses: number[] = []
     await runFinetune({ ...quick, pairsDir: pairs, outDir: join(root, 'falls'), fromModelDir: base, steps: 40, lr: 3e-3, validateEverySteps: 100, onEvent: (e) => e.type === 'step' && losses.push(e.losses.total) })
