@@ -32,6 +32,10 @@ for (const [i, { manifest }] of loaded.entries()) {
   if (manifest.training?.attentionPositiveCap !== first.training?.attentionPositiveCap) {
     throw new Error(`${positionals[i]} was trained with another attention calibration than ${positionals[0]}`)
   }
+  // A shadow block trained to complement its silhouette prior needs that prior at inference.
+  if (Boolean(manifest.training?.shapePriorInLoss) !== Boolean(first.training?.shapePriorInLoss) || JSON.stringify(manifest.shapePrior) !== JSON.stringify(first.shapePrior)) {
+    throw new Error(`${positionals[i]} has another silhouette prior than ${positionals[0]} (or was trained without it in the loss)`)
+  }
 }
 const weightSets = loaded.map((l) => l.model.getWeights())
 const mean = weightSets[0].map((_, i) => tf.tidy(() => tf.div(tf.addN(weightSets.map((set) => set[i])), weightSets.length)))
@@ -50,8 +54,11 @@ const manifest = await saveModelDir(values.out, model, {
     wallTimeSeconds: Math.max(...loaded.map((l) => l.manifest.training?.wallTimeSeconds ?? 0)),
     backend: first.training?.backend ?? 'unknown',
     ...(first.training?.attentionPositiveCap !== undefined ? { attentionPositiveCap: first.training.attentionPositiveCap } : {}),
+    ...(first.training?.shapePriorInLoss ? { shapePriorInLoss: true } : {}),
     averageOf: ingredients,
   },
+  // Kept: the ingredients share it (checked above), and one trained with it in the loss needs it.
+  ...(first.shapePrior ? { shapePrior: first.shapePrior } : {}),
   // The ingredients' validation numbers do not describe the average (and a direction output is
   // trusted only on its own validation, cast-frame.ts directionOutputTrusted).
   metrics: {},
