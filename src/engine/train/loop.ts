@@ -83,7 +83,8 @@ export interface TrainOptions {
    * Train with this silhouette prior in the loss (cast-frame models only): the darkening judged is
    * the shadow block's mixed with the projection, as the pipeline will mix it (mixShapePrior), so the
    * block learns what the projection lacks instead of drawing the shadow twice. Kept in the
-   * checkpoint and written into the model's manifest: a model trained so needs that prior.
+   * checkpoint and written into the model's manifest: a model trained so needs that prior. Its
+   * optional sceneDarkness (read from the photo at inference) is not applied in the loss.
    */
   shapePrior?: ShapePrior
   /**
@@ -226,13 +227,14 @@ function priorTensors(examples: TrainExample[], s: number, prior: ShapePrior): N
   const gain = new Float32Array(examples.length * s * s)
   const base = new Float32Array(examples.length * s * s * 3)
   examples.forEach((e, k) => {
-    if (!e.cast) throw new Error('a shape prior in the loss needs cast-frame examples')
-    const angle = CAST_DOWN - e.cast.turn
-    const turn = (a: Float32Array, c: number) => rotateSquare(a, s, c, (e.cast as NonNullable<TrainExample['cast']>).turn, 'zero')
-    const support = prior.support ? turn(castSupport(e.cast.object, s, angle, prior.support), 1) : null
+    const cast = e.cast
+    if (!cast) throw new Error('a shape prior in the loss needs cast-frame examples')
+    const angle = CAST_DOWN - cast.turn
+    const turn = (a: Float32Array, c: number) => rotateSquare(a, s, c, cast.turn, 'zero')
+    const support = prior.support ? turn(castSupport(cast.object, s, angle, prior.support), 1) : null
     for (let i = 0; i < s * s; i++) gain[k * s * s + i] = prior.modelGain * (support ? support[i] : 1)
     if (prior.weight > 0) {
-      const projected = turn(silhouetteDarkening(e.cast.object, s, angle, prior), 3)
+      const projected = turn(silhouetteDarkening(cast.object, s, angle, prior), 3)
       for (let i = 0; i < projected.length; i++) base[k * s * s * 3 + i] = prior.weight * projected[i]
     }
   })
