@@ -103,14 +103,26 @@ export function silhouetteDarkening(object: Float32Array, S: number, angle: numb
  * it. With `prior.support` the model's darkening is first kept to where a ground shadow can fall.
  */
 export function mixShapePrior(darkening: Float32Array, object: Float32Array, S: number, angle: number, prior: ShapePrior): Float32Array {
-  const projected = prior.weight > 0 ? silhouetteDarkening(object, S, angle, prior) : null
-  const support = prior.support ? castSupport(object, S, angle, prior.support) : null
+  const { gain, base } = shapePriorTerms(object, S, angle, prior)
   for (let i = 0; i < darkening.length; i++) {
-    const model = support ? darkening[i] * support[(i / 3) | 0] : darkening[i]
-    const d = prior.modelGain * model + (projected ? prior.weight * projected[i] : 0)
+    const d = gain[(i / 3) | 0] * darkening[i] + base[i]
     darkening[i] = d < 0 ? 0 : d > 1 ? 1 : d
   }
   return darkening
+}
+
+/**
+ * The mix of one direction as two maps: darkening = clip(gain x model + base), with gain (S x S) the
+ * model gain inside the cast support and base (S x S x 3) the weighted projection. mixShapePrior
+ * applies them; training with the prior in its loss (train/loop.ts) judges the same mix.
+ */
+export function shapePriorTerms(object: Float32Array, S: number, angle: number, prior: ShapePrior): { gain: Float32Array; base: Float32Array } {
+  const support = prior.support ? castSupport(object, S, angle, prior.support) : null
+  const gain = new Float32Array(S * S)
+  for (let i = 0; i < gain.length; i++) gain[i] = prior.modelGain * (support ? support[i] : 1)
+  const base = prior.weight > 0 ? silhouetteDarkening(object, S, angle, prior) : new Float32Array(S * S * 3)
+  if (prior.weight !== 1) for (let i = 0; i < base.length; i++) base[i] *= prior.weight
+  return { gain, base }
 }
 
 export type CastSupportSettings = NonNullable<ShapePrior['support']>

@@ -10,7 +10,7 @@ import { buildDiscriminator, defaultDiscriminatorConfig, type DiscriminatorConfi
 import { saveModelDir } from '../model-dir'
 import { DEFAULT_AUGMENT, NO_AUGMENT, PairDataset, augmentFor, type AugmentOptions, type TrainExample } from './data'
 import { DEFAULT_LOSS_WEIGHTS, composite, darkeningTarget, judgedDarkening, shadowBalanceWeights, type BatchTensors, type LossWeights } from './losses'
-import { castSupport, silhouetteDarkening, type ShapePrior } from '../shape-prior'
+import { shapePriorTerms, type ShapePrior } from '../shape-prior'
 import { transferWeights, loadCheckpoint, hasCheckpoint, modelWeightsNamed, saveCheckpoint, setModelWeightsChecked } from './checkpoint'
 import { TrainRng } from './rng'
 import { renderLossPlot, renderSheet, smooth, type Tile } from './plot'
@@ -229,14 +229,9 @@ function priorTensors(examples: TrainExample[], s: number, prior: ShapePrior): N
   examples.forEach((e, k) => {
     const cast = e.cast
     if (!cast) throw new Error('a shape prior in the loss needs cast-frame examples')
-    const angle = CAST_DOWN - cast.turn
-    const turn = (a: Float32Array, c: number) => rotateSquare(a, s, c, cast.turn, 'zero')
-    const support = prior.support ? turn(castSupport(cast.object, s, angle, prior.support), 1) : null
-    for (let i = 0; i < s * s; i++) gain[k * s * s + i] = prior.modelGain * (support ? support[i] : 1)
-    if (prior.weight > 0) {
-      const projected = turn(silhouetteDarkening(cast.object, s, angle, prior), 3)
-      for (let i = 0; i < projected.length; i++) base[k * s * s * 3 + i] = prior.weight * projected[i]
-    }
+    const terms = shapePriorTerms(cast.object, s, CAST_DOWN - cast.turn, prior)
+    gain.set(rotateSquare(terms.gain, s, 1, cast.turn, 'zero'), k * s * s)
+    base.set(rotateSquare(terms.base, s, 3, cast.turn, 'zero'), k * s * s * 3)
   })
   return { gain: tf.tensor4d(gain, [examples.length, s, s, 1]), base: tf.tensor4d(base, [examples.length, s, s, 3]) }
 }
