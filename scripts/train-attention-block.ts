@@ -8,7 +8,7 @@
  *
  *   npx tsx scripts/train-attention-block.ts [--model DIR] [--data data/synth-train-v4] [--tune data/synth-tune-v4]
  *       [--steps 1000] [--batch 8] [--lr 3e-4] [--positive-cap 1] [--dice 0] [--widen 1]
- *       [--eval-every 250] [--eval-limit 300] [--out DIR]
+ *       [--eval-every 250] [--eval-limit 300] [--also /work/shared/real-dev] [--out DIR]
  *
  * - Each step trains on the cast-frame crops and on the same crops unturned (what the pipeline's
  *   first pass sees), so a batch of B pairs is 2B images.
@@ -19,8 +19,10 @@
  *   transferWeights, which keeps what the model computes: step 0 scores as the original.
  * - Every --eval-every steps: precision, recall and IoU of the maps on the tuning pairs' unturned
  *   crops at model resolution (occluders at 0.5; occluder shadows at 0.3, 0.5 and 0.7), and at the
- *   start and the end also per light setting. With --out the model folder is written there.
- * Never give it held-out pairs or real photographs: they measure the result afterwards.
+ *   start and the end also per light setting. `--also DIR` scores a second pair folder the same
+ *   way (e.g. real-dev, validation only: it is watched, never chosen on). With --out the model
+ *   folder is written there.
+ * Never train on held-out pairs or real photographs: they measure the result afterwards.
  */
 import { parseArgs } from 'node:util'
 import { readFile } from 'node:fs/promises'
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'resources/models/default' },
     data: { type: 'string', default: 'data/synth-train-v4' },
     tune: { type: 'string', default: 'data/synth-tune-v4' },
+    also: { type: 'string' },
     out: { type: 'string' },
     steps: { type: 'string', default: '1000' },
     batch: { type: 'string', default: '8' },
@@ -77,19 +80,26 @@ const isAttentionLayer = (name: string) => name.startsWith('att_') || name === '
 const trained = generator.layers.filter((l) => isAttentionLayer(l.name)).flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable))
 console.log(`${trained.length} attention weights, ${trained.reduce((n, v) => n + v.size, 0)} parameters`)
 
-// The tuning pairs' unturned crops (no augmentation), with their light setting from meta.json.
-const tuneEntries = (await scanPairFolder(values.tune!, { includeHeldOut: true })).slice(0, evalLimit)
-const tune: { example: TrainExample; setting: string }[] = []
-for (const entry of tuneEntries) {
-  const meta = JSON.parse(await readFile(join(entry.dir, 'meta.json'), 'utf8').catch(() => '{}')) as { light?: { setting?: string } }
-  tune.push({ example: makeExample(await loadPair(entry, s), s, NO_AUGMENT, new TrainRng(1)), setting: meta.light?.setting ?? 'unknown' })
+type ScoredCrop = { example: TrainExample; setting: string }
+
+/** A folder's unturned crops (no augmentation), with their light setting from meta.json where it has one. */
+async function loadCrops(dir: string): Promise<ScoredCrop[]> {
+  const crops: ScoredCrop[] = []
+  for (const entry of (await scanPairFolder(dir, { includeHeldOut: true })).slice(0, evalLimit)) {
+    const meta = JSON.parse(await readFile(join(entry.dir, 'meta.json'), 'utf8').catch(() => '{}')) as { light?: { setting?: string } }
+    crops.push({ example: makeExample(await loadPair(entry, s), s, NO_AUGMENT, new TrainRng(1)), setting: meta.light?.setting ?? 'unknown' })
+  }
+  if (crops.length === 0) throw new Error(`no pairs in ${dir}`)
+  return crops
 }
+const tune = await loadCrops(values.tune!)
+const also = values.also ? await loadCrops(values.also) : null
 
 /** Pooled true positives, false positives and false negatives: [occluders@0.5, shadows@0.3, @0.5, @0.7]. */
-function mapCounts(only?: string): number[][] {
+function mapCounts(crops: ScoredCrop[], only?: string): number[][] {
   const cases: [channel: number, threshold: number][] = [[0, 0.5], [1, 0.3], [1, 0.5], [1, 0.7]]
   const counts = cases.map(() => [0, 0, 0])
-  const picked = tune.filter((t) => !only || t.setting === only).map((t) => t.example)
+  const picked = crops.filter((t) => !only || t.setting === only).map((t) => t.example)
   for (let i = 0; i < picked.length; i += 16) {
     const chunk = picked.slice(i, i + 16)
     const input = new Float32Array(chunk.length * s * s * 4)
@@ -107,14 +117,16 @@ function mapCounts(only?: string): number[][] {
   return counts
 }
 
-function mapReport(only?: string): string {
+function mapReport(crops: ScoredCrop[], only?: string): string {
   const f = ([tp, fp, fn]: number[]) => `P ${(tp / Math.max(1, tp + fp)).toFixed(3)} R ${(tp / Math.max(1, tp + fn)).toFixed(3)} IoU ${(tp / Math.max(1, tp + fp + fn)).toFixed(3)}`
-  const [occ, sh3, sh5, sh7] = mapCounts(only)
+  const [occ, sh3, sh5, sh7] = mapCounts(crops, only)
   return `occluders@0.5 ${f(occ)} | shadows@0.3 ${f(sh3)} | @0.5 ${f(sh5)} | @0.7 ${f(sh7)}`
 }
 
-function bySetting(): void {
-  for (const setting of [...new Set(tune.map((t) => t.setting))].sort()) console.log(`  ${setting} (${tune.filter((t) => t.setting === setting).length}): ${mapReport(setting)}`)
+function report(step: number, perSetting: boolean): void {
+  console.log(`step ${step} (${tune.length} crops of ${values.tune}): ${mapReport(tune)}`)
+  if (perSetting) for (const setting of [...new Set(tune.map((t) => t.setting))].sort()) console.log(`  ${setting} (${tune.filter((t) => t.setting === setting).length}): ${mapReport(tune, setting)}`)
+  if (also) console.log(`  ${values.also} (${also.length}): ${mapReport(also)}`)
 }
 
 /** 1 - soft Dice of the occluder-shadow map (channel 1), per image, averaged. */
@@ -126,8 +138,7 @@ function softDiceLoss(pred: tf.Tensor4D, target: tf.Tensor4D): tf.Scalar {
   return tf.sub(1, tf.mean(tf.div(tf.add(tf.mul(overlap, 2), 1), tf.add(sizes, 1)))) as tf.Scalar
 }
 
-console.log(`step 0 (${tune.length} tuning crops): ${mapReport()}`)
-bySetting()
+report(0, true)
 const dataset = new PairDataset(values.data!, s)
 await dataset.rescan()
 const rng = new TrainRng(number('seed', 0))
@@ -162,8 +173,7 @@ for (let step = 1; step <= steps; step++) {
   smoothed = step === 1 ? loss : smoothed * 0.98 + loss * 0.02
   if (step % 50 === 0) console.log(`step ${step}: loss ${smoothed.toFixed(4)} (smoothed), ${((Date.now() - started) / step / 1000).toFixed(2)} s/step`)
   if (step % evalEvery === 0 || step === steps) {
-    console.log(`step ${step}: ${mapReport()}`)
-    if (step === steps) bySetting()
+    report(step, step === steps)
     if (values.out) {
       const training = { ...(source.manifest.training ?? { dataCount: 0, steps: 0, wallTimeSeconds: 0, backend: 'wasm' }), attentionBlockOnly: { from: values.model, steps: step, lr, positiveCap, dice: diceWeight, widen } }
       await saveModelDir(values.out, generator, { ...source.manifest, name: `${source.manifest.name}-attention`, architecture: { ...config }, training })
