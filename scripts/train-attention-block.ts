@@ -95,38 +95,49 @@ async function loadCrops(dir: string): Promise<ScoredCrop[]> {
 const tune = await loadCrops(values.tune!)
 const also = values.also ? await loadCrops(values.also) : null
 
-/** Pooled true positives, false positives and false negatives: [occluders@0.5, shadows@0.3, @0.5, @0.7]. */
-function mapCounts(crops: ScoredCrop[], only?: string): number[][] {
-  const cases: [channel: number, threshold: number][] = [[0, 0.5], [1, 0.3], [1, 0.5], [1, 0.7]]
-  const counts = cases.map(() => [0, 0, 0])
-  const picked = crops.filter((t) => !only || t.setting === only).map((t) => t.example)
-  for (let i = 0; i < picked.length; i += 16) {
-    const chunk = picked.slice(i, i + 16)
+const CASES: [channel: number, threshold: number][] = [[0, 0.5], [1, 0.3], [1, 0.5], [1, 0.7]]
+
+/** Per crop, true positives, false positives and false negatives for each of CASES: occluders@0.5, shadows@0.3, @0.5, @0.7. */
+function cropCounts(crops: ScoredCrop[]): number[][][] {
+  const out: number[][][] = []
+  for (let i = 0; i < crops.length; i += 16) {
+    const chunk = crops.slice(i, i + 16).map((c) => c.example)
     const input = new Float32Array(chunk.length * s * s * 4)
     chunk.forEach((e, k) => input.set(e.input, k * s * s * 4))
     const maps = tf.tidy(() => (attentionBlock.predict(tf.tensor4d(input, [chunk.length, s, s, 4])) as tf.Tensor).dataSync() as Float32Array)
     chunk.forEach((e, k) => {
+      const counts = CASES.map(() => [0, 0, 0])
       for (let p = 0; p < s * s; p++) {
-        cases.forEach(([c, threshold], j) => {
+        CASES.forEach(([c, threshold], j) => {
           const predicted = maps[(k * s * s + p) * 2 + c] > threshold, truth = e.attention[p * 2 + c] > 0.5
           if (predicted || truth) counts[j][predicted && truth ? 0 : predicted ? 1 : 2]++
         })
       }
+      out.push(counts)
     })
   }
-  return counts
+  return out
 }
 
-function mapReport(crops: ScoredCrop[], only?: string): string {
+/** The counts of `perCrop` pooled, as precision, recall and IoU per case. */
+function mapReport(perCrop: number[][][]): string {
+  const pooled = CASES.map((_, j) => [0, 1, 2].map((m) => perCrop.reduce((sum, c) => sum + c[j][m], 0)))
   const f = ([tp, fp, fn]: number[]) => `P ${(tp / Math.max(1, tp + fp)).toFixed(3)} R ${(tp / Math.max(1, tp + fn)).toFixed(3)} IoU ${(tp / Math.max(1, tp + fp + fn)).toFixed(3)}`
-  const [occ, sh3, sh5, sh7] = mapCounts(crops, only)
+  const [occ, sh3, sh5, sh7] = pooled
   return `occluders@0.5 ${f(occ)} | shadows@0.3 ${f(sh3)} | @0.5 ${f(sh5)} | @0.7 ${f(sh7)}`
 }
 
 function report(step: number, perSetting: boolean): void {
-  console.log(`step ${step} (${tune.length} crops of ${values.tune}): ${mapReport(tune)}`)
-  if (perSetting) for (const setting of [...new Set(tune.map((t) => t.setting))].sort()) console.log(`  ${setting} (${tune.filter((t) => t.setting === setting).length}): ${mapReport(tune, setting)}`)
-  if (also) console.log(`  ${values.also} (${also.length}): ${mapReport(also)}`)
+  // One pass over the crops; the per-setting lines pool subsets of the same counts.
+  const counts = cropCounts(tune)
+  console.log(`step ${step} (${tune.length} crops of ${values.tune}): ${mapReport(counts)}`)
+  if (perSetting) {
+    for (const setting of [...new Set(tune.map((t) => t.setting))].sort()) {
+      const subset = counts.filter((_, i) => tune[i].setting === setting)
+      console.log(`  ${setting} (${subset.length}): ${mapReport(subset)}`)
+    }
+  }
+  if (also) console.log(`  ${values.also} (${also.length}): ${mapReport(cropCounts(also))}`)
 }
 
 /** 1 - soft Dice of the occluder-shadow map (channel 1), per image, averaged. */
