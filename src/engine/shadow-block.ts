@@ -124,22 +124,7 @@ export async function openShadowBlock(modelDir: string, runtime: 'onnx' | 'tfjs'
   const { initTfBackend } = await import('./backend')
   await initTfBackend()
   const { model } = await loadTfjsModel(modelDir)
-  const input = tf.input({ name: 'block_input', shape: [S, S, 4] })
-  const given = tf.input({ name: GIVEN_ATTENTION_INPUT, shape: [S, S, 2] })
-  const replaced = new Map<number, TF.SymbolicTensor>([
-    [model.inputs[0].id, input],
-    [model.outputs[0].id, given],
-  ])
-  const visit = (t: TF.SymbolicTensor): TF.SymbolicTensor => {
-    const known = replaced.get(t.id)
-    if (known) return known
-    const args = t.inputs.map(visit)
-    const applied = t.sourceLayer.apply(args.length === 1 ? args[0] : args) as TF.SymbolicTensor | TF.SymbolicTensor[]
-    const out = Array.isArray(applied) ? applied[t.outputTensorIndex ?? 0] : applied
-    replaced.set(t.id, out)
-    return out
-  }
-  const block = tf.model({ inputs: [input, given], outputs: visit(model.outputs[1]) })
+  const block = shadowBlockModel(tf, model, S)
   return {
     size: S,
     async run(batch, attention, n) {
@@ -155,4 +140,28 @@ export async function openShadowBlock(modelDir: string, runtime: 'onnx' | 'tfjs'
       model.dispose()
     },
   }
+}
+
+/**
+ * The shadow block of a loaded tfjs model as a model of its own: inputs [N,S,S,4] (RGB + mask) and
+ * the attention maps [N,S,S,2], output the darkening. Its layers are the model's (shared weights):
+ * training it trains the model.
+ */
+export function shadowBlockModel(tf: typeof TF, model: TF.LayersModel, S: number): TF.LayersModel {
+  const input = tf.input({ name: 'block_input', shape: [S, S, 4] })
+  const given = tf.input({ name: GIVEN_ATTENTION_INPUT, shape: [S, S, 2] })
+  const replaced = new Map<number, TF.SymbolicTensor>([
+    [model.inputs[0].id, input],
+    [model.outputs[0].id, given],
+  ])
+  const visit = (t: TF.SymbolicTensor): TF.SymbolicTensor => {
+    const known = replaced.get(t.id)
+    if (known) return known
+    const args = t.inputs.map(visit)
+    const applied = t.sourceLayer.apply(args.length === 1 ? args[0] : args) as TF.SymbolicTensor | TF.SymbolicTensor[]
+    const out = Array.isArray(applied) ? applied[t.outputTensorIndex ?? 0] : applied
+    replaced.set(t.id, out)
+    return out
+  }
+  return tf.model({ inputs: [input, given], outputs: visit(model.outputs[1]) })
 }

@@ -1,0 +1,149 @@
+/**
+ * Training the shadow block through the hedge (scripts/train-through-hedge.ts): the loss judges the
+ * mean of the shadows cast in each direction the model believes in, each mixed with the silhouette
+ * prior, as `umbra shadow` shows it with no light given (pipeline.ts shadeSpread), against the
+ * pair's real shadow.
+ *
+ * The turn back into the photo and the mix run here, outside the tfjs graph: the block's darkening
+ * per direction goes in, the mix's loss and its gradient with respect to that darkening come out.
+ * The trainer carries the gradient into the weights with the surrogate loss sum(darkening x
+ * gradient), whose gradient it is. The gradient is turned into each direction's frame with the
+ * forward turn: the transpose of the bilinear turn back, exact for quarter turns and up to the
+ * interpolation elsewhere (tested).
+ */
+import { castFrameRotation, rotateSquare } from '../cast-frame'
+import { SHADOW_FLOOR } from '../pipeline'
+import { shapePriorTerms, type ShapePrior } from '../shape-prior'
+
+/** One pair as the pipeline prepares it, with the directions the hedge mixes and the truth at model resolution. */
+export interface HedgePair {
+  id: string
+  /** S x S x 4: RGB 0-1 and the object's coverage (pipeline.ts cropForModel). */
+  input: Float32Array
+  /** S x S x 2: the attention block's maps from the pipeline's first pass. */
+  attention: Float32Array
+  /** S x S x 3: the photo with the object's shadow, cropped the same way. */
+  truth: Float32Array
+  /** S x S: the object-shadow mask's coverage. */
+  shadowMask: Float32Array
+  /** The hedge's directions (radians, photo pixels) and weights (summing to 1). */
+  directions: { angle: number; weight: number }[]
+}
+
+/** A batch's block inputs turned into each pair's directions, with the prior's terms per direction. */
+export interface TurnedBatch {
+  /** One per direction, in order: the pair it belongs to (index in the batch), its angle and weight. */
+  jobs: { pair: number; angle: number; weight: number }[]
+  /** n x S x S x 4 and n x S x S x 2 (n = jobs.length): what the shadow block reads. */
+  inputs: Float32Array
+  maps: Float32Array
+  /** shapePriorTerms per job: the mix is clip(gain x darkening + base). */
+  terms: { gain: Float32Array; base: Float32Array }[]
+}
+
+/** The pair mirrored left to right; its directions mirror too (angle a -> pi - a). */
+export function mirrorHedgePair(p: HedgePair, S: number): HedgePair {
+  const flip = (a: Float32Array, ch: number) => {
+    const o = new Float32Array(a.length)
+    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) for (let c = 0; c < ch; c++) o[(y * S + x) * ch + c] = a[(y * S + (S - 1 - x)) * ch + c]
+    return o
+  }
+  return {
+    id: p.id,
+    input: flip(p.input, 4),
+    attention: flip(p.attention, 2),
+    truth: flip(p.truth, 3),
+    shadowMask: flip(p.shadowMask, 1),
+    directions: p.directions.map((d) => ({ angle: Math.PI - d.angle, weight: d.weight })),
+  }
+}
+
+/** The block's inputs for every direction of every pair, turned as the pipeline turns them (shadeCasts). */
+export function turnHedgeBatch(pairs: HedgePair[], S: number, prior: ShapePrior): TurnedBatch {
+  const jobs = pairs.flatMap((p, pair) => p.directions.map((d) => ({ pair, angle: d.angle, weight: d.weight })))
+  const inputs = new Float32Array(jobs.length * S * S * 4)
+  const maps = new Float32Array(jobs.length * S * S * 2)
+  const terms = jobs.map((job, j) => {
+    const p = pairs[job.pair]
+    const turn = castFrameRotation(job.angle)
+    rotateSquare(p.input, S, 4, turn, 'clamp', inputs.subarray(j * S * S * 4, (j + 1) * S * S * 4))
+    rotateSquare(p.attention, S, 2, turn, 'clamp', maps.subarray(j * S * S * 2, (j + 1) * S * S * 2))
+    const object = new Float32Array(S * S)
+    for (let i = 0; i < S * S; i++) object[i] = p.input[i * 4 + 3]
+    return shapePriorTerms(object, S, job.angle, prior)
+  })
+  return { jobs, inputs, maps, terms }
+}
+
+export interface HedgeLoss {
+  /** Mean over the pairs of GRMSE + localWeight x LRMSE (0-1 scale). */
+  loss: number
+  /** Each pair's GRMSE and LRMSE (0-1 scale). */
+  perPair: { global: number; local: number }[]
+  /** With `withGradient`: d(sum of the pairs' losses) / d(dark), n x S x S x 3 in the turned frames. */
+  gradient: Float32Array | null
+}
+
+/**
+ * The hedged mix of each pair from the block's darkening per direction `dark` (n x S x S x 3, in
+ * the turned frames), composited as the pipeline does (noise floor removed, object pixels kept),
+ * its loss and, with `withGradient`, the gradient of the summed loss with respect to `dark`.
+ * The pair's loss is its GRMSE + localWeight x LRMSE, the issue's two numbers, so the weight given
+ * to each is explicit; their square roots make each pair count as the metrics' means count it.
+ */
+export function hedgeMixLoss(pairs: HedgePair[], turned: TurnedBatch, dark: Float32Array, S: number, localWeight: number, withGradient: boolean): HedgeLoss {
+  const N = S * S * 3
+  const gradient = withGradient ? new Float32Array(dark.length) : null
+  const perPair: HedgeLoss['perPair'] = []
+  let lossSum = 0
+  pairs.forEach((p, b) => {
+    const mix = new Float32Array(N)
+    const own = turned.jobs.flatMap((job, j) => (job.pair === b ? [{ job, j }] : []))
+    const mixed = own.map(({ job, j }) => {
+      const back = rotateSquare(dark.subarray(j * N, (j + 1) * N), S, 3, -castFrameRotation(job.angle), 'zero')
+      const { gain, base } = turned.terms[j]
+      const unclipped = new Uint8Array(N)
+      for (let k = 0; k < N; k++) {
+        const v = gain[(k / 3) | 0] * back[k] + base[k]
+        unclipped[k] = v > 0 && v < 1 ? 1 : 0
+        mix[k] += job.weight * (v < 0 ? 0 : v > 1 ? 1 : v)
+      }
+      return { j, job, gain, unclipped }
+    })
+    let se = 0, seLocal = 0, maskSum = 0
+    const err = new Float32Array(N)
+    const slope = new Float32Array(N)
+    for (let i = 0; i < S * S; i++) {
+      if (p.input[i * 4 + 3] > 0.5) continue
+      const m = p.shadowMask[i]
+      maskSum += m
+      for (let c = 0; c < 3; c++) {
+        const k = i * 3 + c
+        const above = mix[k] > SHADOW_FLOOR
+        const f = above ? (mix[k] - SHADOW_FLOOR) / (1 - SHADOW_FLOOR) : 0
+        const ns = p.input[i * 4 + c]
+        const e = ns * (1 - f) - p.truth[k]
+        err[k] = e
+        slope[k] = above ? -ns / (1 - SHADOW_FLOOR) : 0
+        se += e * e
+        seLocal += m * e * e
+      }
+    }
+    const global = Math.sqrt(se / N)
+    const local = maskSum > 0 ? Math.sqrt(seLocal / (3 * maskSum)) : 0
+    perPair.push({ global, local })
+    lossSum += global + localWeight * local
+    if (!gradient) return
+    // d sqrt(mse) / d mse = 1 / (2 sqrt(mse)).
+    const cGlobal = global > 1e-9 ? 1 / (2 * global * N) : 0
+    const cLocal = local > 1e-9 ? localWeight / (2 * local * 3 * maskSum) : 0
+    const dMix = new Float32Array(N)
+    for (let k = 0; k < N; k++) if (slope[k]) dMix[k] = 2 * err[k] * slope[k] * (cGlobal + cLocal * p.shadowMask[(k / 3) | 0])
+    for (const { j, job, gain, unclipped } of mixed) {
+      const dBack = new Float32Array(N)
+      for (let k = 0; k < N; k++) if (unclipped[k]) dBack[k] = job.weight * gain[(k / 3) | 0] * dMix[k]
+      rotateSquare(dBack, S, 3, castFrameRotation(job.angle), 'zero', gradient.subarray(j * N, (j + 1) * N))
+    }
+  })
+  return { loss: lossSum / pairs.length, perPair, gradient }
+}
