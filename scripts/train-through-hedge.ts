@@ -20,7 +20,10 @@
  *
  *   npx tsx scripts/train-through-hedge.ts --model resources/models/default --train data/synth-train-v4
  *     --val data/synth-tune-v4 --out runs/hedge-ft [--pairs 2400] [--val-pairs 150] [--steps 2000]
- *     [--batch 4] [--lr 1e-4] [--local 0.19] [--eval-every 200]
+ *     [--batch 4] [--lr 1e-4] [--local 0.19] [--eval-every 200] [--commit W] [--init MODEL_DIR]
+ *
+ * --commit W also scores each pair in its own light, counted W times (the shadow a user's light
+ * gets); --init starts from another model's weights (the base still gives the belief and the prior).
  *
  * The validation numbers it prints are the same measure on the tuning split at model resolution;
  * judge the written model with `umbra eval` (256 px, the whole pipeline) before trusting them.
@@ -33,7 +36,7 @@ import { loadTfjsModel, saveModelDir } from '../src/engine/model-dir'
 import { shadowBlockModel } from '../src/engine/shadow-block'
 import { createShadowEngine } from '../src/engine/inference'
 import { cropForModel, generateShadow, maskBoundingBox } from '../src/engine/pipeline'
-import { hedgeMixLoss, mirrorHedgePair, turnHedgeBatch, type HedgePair, type TurnedBatch } from '../src/engine/train/through-hedge'
+import { committedHedgePair, hedgeMixLoss, mirrorHedgePair, turnHedgeBatch, type HedgePair, type TurnedBatch } from '../src/engine/train/through-hedge'
 import { loadEvalSample } from '../src/engine/evaluate'
 import { scanPairFolder } from '../src/engine/train/data'
 import { TrainRng } from '../src/engine/train/rng'
@@ -51,11 +54,15 @@ const { values } = parseArgs({
     lr: { type: 'string', default: '1e-4' },
     local: { type: 'string', default: '0.19' },
     'eval-every': { type: 'string', default: '200' },
+    commit: { type: 'string', default: '0' },
+    init: { type: 'string' },
     seed: { type: 'string', default: '11' },
   },
 })
 if (!values.train || !values.val || !values.out) throw new Error('--train DIR --val DIR --out DIR are required')
 const localWeight = Number(values.local)
+/** --commit W: each pair also in its own light, its loss counted W times (committedHedgePair). */
+const commitWeight = Number(values.commit)
 
 await initTfBackend('wasm')
 const engine = await createShadowEngine({ modelDir: values.model })
@@ -97,6 +104,12 @@ async function preparePairs(dir: string, limit: number, includeHeldOut: boolean)
 }
 
 const { model, manifest } = await loadTfjsModel(values.model!)
+if (values.init) {
+  // Start from another model's weights (a hedge-trained one); the prior and the belief stay the base's.
+  const start = await loadTfjsModel(values.init)
+  model.setWeights(start.model.getWeights())
+  start.model.dispose()
+}
 const block = shadowBlockModel(tf, model, S)
 const vars = block.trainableWeights.map((w) => w.read() as tf.Variable)
 console.log(`shadow block: ${block.countParams()} parameters in ${vars.length} tensors`)
@@ -142,10 +155,12 @@ const evalEvery = Number(values['eval-every'])
 let running = 0
 const t0 = performance.now()
 for (let step = 1; step <= steps; step++) {
-  const pairs = Array.from({ length: batchSize }, () => {
+  const hedged = Array.from({ length: batchSize }, () => {
     const p = train[Math.floor(rng.next() * train.length)]
     return rng.next() < 0.5 ? mirrorHedgePair(p, S) : p
   })
+  const committed = commitWeight > 0 ? hedged.flatMap((p) => committedHedgePair(p, S, commitWeight) ?? []) : []
+  const pairs = [...hedged, ...committed]
   const turned = turnHedgeBatch(pairs, S, prior)
   let lossValue = 0
   const { grads } = tf.variableGrads(() => {
@@ -176,7 +191,7 @@ const saved = await saveModelDir(join(values.out, 'model'), model, {
   inputSize: manifest.inputSize,
   architectureVersion: manifest.architectureVersion,
   architecture: manifest.architecture,
-  training: manifest.training && { ...manifest.training, throughHedge: { pairs: train.length, steps: best.step, lr: Number(values.lr), local: localWeight } },
+  training: manifest.training && { ...manifest.training, throughHedge: { pairs: train.length, steps: best.step, lr: Number(values.lr), local: localWeight, commit: commitWeight, ...(values.init ? { init: values.init } : {}) } },
   metrics: {},
   shapePrior: prior,
 })

@@ -11,7 +11,7 @@
  * forward turn: the transpose of the bilinear turn back, exact for quarter turns and up to the
  * interpolation elsewhere (tested).
  */
-import { castFrameRotation, rotateSquare } from '../cast-frame'
+import { castAngleOf, castFrameRotation, rotateSquare } from '../cast-frame'
 import { SHADOW_FLOOR } from '../pipeline'
 import { shapePriorTerms, type ShapePrior } from '../shape-prior'
 
@@ -28,6 +28,8 @@ export interface HedgePair {
   shadowMask: Float32Array
   /** The hedge's directions (radians, photo pixels) and weights (summing to 1). */
   directions: { angle: number; weight: number }[]
+  /** How much this pair's loss counts (default 1). */
+  lossWeight?: number
 }
 
 /** A batch's block inputs turned into each pair's directions, with the prior's terms per direction. */
@@ -39,6 +41,18 @@ export interface TurnedBatch {
   maps: Float32Array
   /** shapePriorTerms per job: the mix is clip(gain x darkening + base). */
   terms: { gain: Float32Array; base: Float32Array }[]
+}
+
+/**
+ * The pair with its shadow's own direction (castAngleOf on its masks) as the only one, its loss
+ * counted `lossWeight` times: the shadow the block draws when the light is known (the user's),
+ * which training through the hedge alone would let fade. null where its shadow is not visible.
+ */
+export function committedHedgePair(p: HedgePair, S: number, lossWeight: number): HedgePair | null {
+  const object = new Float32Array(S * S)
+  for (let i = 0; i < S * S; i++) object[i] = p.input[i * 4 + 3]
+  const angle = castAngleOf(object, p.shadowMask, S)
+  return angle === null ? null : { ...p, directions: [{ angle, weight: 1 }], lossWeight }
 }
 
 /** The pair mirrored left to right; its directions mirror too (angle a -> pi - a). */
@@ -55,6 +69,7 @@ export function mirrorHedgePair(p: HedgePair, S: number): HedgePair {
     truth: flip(p.truth, 3),
     shadowMask: flip(p.shadowMask, 1),
     directions: p.directions.map((d) => ({ angle: Math.PI - d.angle, weight: d.weight })),
+    ...(p.lossWeight !== undefined ? { lossWeight: p.lossWeight } : {}),
   }
 }
 
@@ -76,7 +91,7 @@ export function turnHedgeBatch(pairs: HedgePair[], S: number, prior: ShapePrior)
 }
 
 export interface HedgeLoss {
-  /** Mean over the pairs of GRMSE + localWeight x LRMSE (0-1 scale). */
+  /** Mean over the pairs of GRMSE + localWeight x LRMSE (0-1 scale), each times its lossWeight. */
   loss: number
   /** Each pair's GRMSE and LRMSE (0-1 scale). */
   perPair: { global: number; local: number }[]
@@ -132,11 +147,12 @@ export function hedgeMixLoss(pairs: HedgePair[], turned: TurnedBatch, dark: Floa
     const global = Math.sqrt(se / N)
     const local = maskSum > 0 ? Math.sqrt(seLocal / (3 * maskSum)) : 0
     perPair.push({ global, local })
-    lossSum += global + localWeight * local
+    const counts = p.lossWeight ?? 1
+    lossSum += counts * (global + localWeight * local)
     if (!gradient) return
     // d sqrt(mse) / d mse = 1 / (2 sqrt(mse)).
-    const cGlobal = global > 1e-9 ? 1 / (2 * global * N) : 0
-    const cLocal = local > 1e-9 ? localWeight / (2 * local * 3 * maskSum) : 0
+    const cGlobal = global > 1e-9 ? counts / (2 * global * N) : 0
+    const cLocal = local > 1e-9 ? (counts * localWeight) / (2 * local * 3 * maskSum) : 0
     const dMix = new Float32Array(N)
     for (let k = 0; k < N; k++) if (slope[k]) dMix[k] = 2 * err[k] * slope[k] * (cGlobal + cLocal * p.shadowMask[(k / 3) | 0])
     for (const { j, job, gain, unclipped } of mixed) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { hedgeMixLoss, mirrorHedgePair, turnHedgeBatch, type HedgePair } from '../../../src/engine/train/through-hedge'
+import { committedHedgePair, hedgeMixLoss, mirrorHedgePair, turnHedgeBatch, type HedgePair } from '../../../src/engine/train/through-hedge'
 import type { ShapePrior } from '../../../src/engine/shape-prior'
 
 const S = 16
@@ -99,5 +99,23 @@ describe('training through the hedge', () => {
     expect(m.directions[0].angle).toBeCloseTo(Math.PI - 0.3)
     expect(m.input[(5 * S + 0) * 4 + 1]).toBe(p.input[(5 * S + S - 1) * 4 + 1])
     expect(Array.from(mirrorHedgePair(m, S).truth)).toEqual(Array.from(p.truth))
+  })
+
+  it('commits a pair to its own shadow direction and counts its loss by its weight', () => {
+    const p = pair([{ angle: 0.3, weight: 0.5 }, { angle: 2.2, weight: 0.5 }])
+    const committed = committedHedgePair(p, S, 0.5)!
+    // The shadow lies straight below the object: cast down (pi / 2).
+    expect(committed.directions).toHaveLength(1)
+    expect(committed.directions[0].angle).toBeCloseTo(Math.PI / 2, 5)
+    const turned = turnHedgeBatch([committed], S, prior)
+    const dark = randomDarkening(1)
+    const half = hedgeMixLoss([committed], turned, dark, S, 0.2, true)
+    const whole = hedgeMixLoss([{ ...committed, lossWeight: 1 }], turned, dark, S, 0.2, true)
+    expect(half.loss).toBeCloseTo(whole.loss / 2, 10)
+    const size = (g: Float32Array | null) => g!.reduce((a, v) => a + Math.abs(v), 0)
+    expect(size(whole.gradient)).toBeGreaterThan(0)
+    expect(size(half.gradient)).toBeCloseTo(size(whole.gradient) / 2, 6)
+    const noShadow = { ...p, shadowMask: new Float32Array(S * S) }
+    expect(committedHedgePair(noShadow, S, 1)).toBeNull()
   })
 })
