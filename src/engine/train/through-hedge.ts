@@ -49,10 +49,15 @@ export interface TurnedBatch {
  * which training through the hedge alone would let fade. null where its shadow is not visible.
  */
 export function committedHedgePair(p: HedgePair, S: number, lossWeight: number): HedgePair | null {
+  const angle = castAngleOf(objectOf(p, S), p.shadowMask, S)
+  return angle === null ? null : { ...p, directions: [{ angle, weight: 1 }], lossWeight }
+}
+
+/** The object's coverage (S x S): the input's channel 3. */
+function objectOf(p: HedgePair, S: number): Float32Array {
   const object = new Float32Array(S * S)
   for (let i = 0; i < S * S; i++) object[i] = p.input[i * 4 + 3]
-  const angle = castAngleOf(object, p.shadowMask, S)
-  return angle === null ? null : { ...p, directions: [{ angle, weight: 1 }], lossWeight }
+  return object
 }
 
 /** The pair mirrored left to right; its directions mirror too (angle a -> pi - a). */
@@ -78,14 +83,13 @@ export function turnHedgeBatch(pairs: HedgePair[], S: number, prior: ShapePrior)
   const jobs = pairs.flatMap((p, pair) => p.directions.map((d) => ({ pair, angle: d.angle, weight: d.weight })))
   const inputs = new Float32Array(jobs.length * S * S * 4)
   const maps = new Float32Array(jobs.length * S * S * 2)
+  const objects = pairs.map((p) => objectOf(p, S))
   const terms = jobs.map((job, j) => {
     const p = pairs[job.pair]
     const turn = castFrameRotation(job.angle)
     rotateSquare(p.input, S, 4, turn, 'clamp', inputs.subarray(j * S * S * 4, (j + 1) * S * S * 4))
     rotateSquare(p.attention, S, 2, turn, 'clamp', maps.subarray(j * S * S * 2, (j + 1) * S * S * 2))
-    const object = new Float32Array(S * S)
-    for (let i = 0; i < S * S; i++) object[i] = p.input[i * 4 + 3]
-    return shapePriorTerms(object, S, job.angle, prior)
+    return shapePriorTerms(objects[job.pair], S, job.angle, prior)
   })
   return { jobs, inputs, maps, terms }
 }
