@@ -288,13 +288,31 @@ function binsMean(posterior: Float64Array, ks: number[]): { angle: number; weigh
  * error the best single answer is the expected shadow): the posterior's bins merged in adjacent
  * pairs into `sectors` (8 by default, 45 degrees each, to bound the passes), each at its
  * probability-weighted mean angle; sectors under `minWeight` are dropped and the rest renormalised.
+ * The pairing (bins 0-1, 2-3, ... or 1-2, 3-4, ...) is the one whose heaviest sector is heaviest.
  */
 export function hedgeDirections(posterior: Float64Array, sectors = 8, minWeight = 0.05): { angle: number; weight: number }[] {
   const bins = posterior.length
   const per = Math.max(1, Math.round(bins / sectors))
   const out: { angle: number; weight: number }[] = []
-  for (let k0 = 0; k0 < bins; k0 += per) {
-    const sector = binsMean(posterior, Array.from({ length: Math.min(per, bins - k0) }, (_, i) => k0 + i))
+  // Sector s holds bins offset + s x per onwards (indices wrap; the last one is shorter when per
+  // does not divide bins), so every bin is in exactly one sector.
+  const sectorBins = (offset: number) => Array.from({ length: Math.ceil(bins / per) }, (_, s) => Array.from({ length: Math.min(per, bins - s * per) }, (_, i) => offset + s * per + i))
+  // The pairing that keeps the most probable sector whole, so that a belief peaked between two bins
+  // of different sectors is cast once, at its weighted mean angle, not split into two shadows 45
+  // degrees apart (ties keep the first pairing).
+  let offset = 0
+  let heaviest = -1
+  for (let o = 0; o < per; o++) {
+    for (const ks of sectorBins(o)) {
+      const w = ks.reduce((a, k) => a + posterior[k % bins], 0)
+      if (w > heaviest + 1e-12) {
+        heaviest = w
+        offset = o
+      }
+    }
+  }
+  for (const ks of sectorBins(offset)) {
+    const sector = binsMean(posterior, ks)
     if (sector.weight >= minWeight) out.push(sector)
   }
   if (out.length === 0) return [directionMode(posterior)].map((m) => ({ angle: m.angle, weight: 1 }))

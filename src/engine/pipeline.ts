@@ -24,11 +24,12 @@ import sharp from 'sharp'
 import { resizeRawImage, type RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
+import type { ModelOutputs } from './runtime/types'
 import type { LightOrigin } from '../shared/project'
 import { applyShadingCue, litSide, objectShading, type ObjectShading } from './shading-cue'
 import { castAngleFromSun, findSunInPhoto, type SunInPhoto } from './sun-cue'
 import { mixShapePrior, readSceneDarkening, sceneDarknessFactors, type ShapePrior } from './shape-prior'
-import { applyLightPrior, castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare, SCENE_READING_KAPPA, weighByVonMises } from './cast-frame'
+import { applyLightPrior, type CastEstimate, castFrameRotation, DEFAULT_CAST_ANGLE, directionMode, directionOutputTrusted, directionPosterior, estimateCastAngle, hedgeDirections, MIN_DIRECTION_CONFIDENCE, modelMapsEstimate, rotateSquare, SCENE_READING_KAPPA, weighByVonMises } from './cast-frame'
 
 /** Largest window side as a multiple of the object's larger side (training frames: object 14-75% of the frame). */
 export const CONTEXT_SCALE = 8
@@ -526,17 +527,9 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     // for it and it is sure; else the sun in the photo where the maps showed no shadows to read;
     // else the mean shadow over the belief. A model without one: the strict reading, the sun,
     // the default.
-    const bins = engine.manifest.architecture.directionBins
-    const prior = engine.manifest.training?.lightPrior
-    const belief = first.direction && typeof bins === 'number' ? directionPosterior(first.direction, bins) : null
-    const weighed = belief && prior ? applyLightPrior(belief, prior) : belief
-    const cue = weighed ? cues.shading() : null
-    const shaded = weighed && cue ? applyShadingCue(weighed, cue) : weighed
-    const side = weighed && cue ? litSide(weighed, cue) : null
+    const { posterior, estimate, side } = weighBelief(engine, first, objectMask(), cues)
     const litFrom = side ? { litFrom: side } : {}
-    const estimate = estimateCastAngle(first.attention, objectMask(), S, modelMapsEstimate(engine.manifest.training))
     const scene = estimate.source === 'scene'
-    const posterior = shaded && scene ? weighByVonMises(shaded, estimate.angle, SCENE_READING_KAPPA) : shaded
     const sceneWeighed = posterior && scene ? { sceneAngle: estimate.angle } : {}
     const mode = posterior ? directionMode(posterior) : null
     // The sun in the picture: shadows run away from it, towards the viewer. It decides where the
@@ -562,12 +555,31 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
 }
 
 /**
+ * The direction belief with no light given, before the hedge: the model's direction output
+ * (`belief`; null for a model without one) weighed by the light of the pairs it was fine-tuned on,
+ * by the object's shading and by the model's own maps read strictly (`posterior`). `estimate` is
+ * that strict reading, `side` the side the shading says the object is lit from.
+ */
+export function weighBelief(engine: ShadowEngine, first: Pick<ModelOutputs, 'attention' | 'direction'>, object: Float32Array, cues: { shading: () => ObjectShading | null }): { belief: Float64Array | null; posterior: Float64Array | null; estimate: CastEstimate; side: 'left' | 'right' | null } {
+  const bins = engine.manifest.architecture.directionBins
+  const prior = engine.manifest.training?.lightPrior
+  const belief = first.direction && typeof bins === 'number' ? directionPosterior(first.direction, bins) : null
+  const weighed = belief && prior ? applyLightPrior(belief, prior) : belief
+  const cue = weighed ? cues.shading() : null
+  const shaded = weighed && cue ? applyShadingCue(weighed, cue) : weighed
+  const side = weighed && cue ? litSide(weighed, cue) : null
+  const estimate = estimateCastAngle(first.attention, object, engine.size, modelMapsEstimate(engine.manifest.training))
+  const posterior = shaded && estimate.source === 'scene' ? weighByVonMises(shaded, estimate.angle, SCENE_READING_KAPPA) : shaded
+  return { belief, posterior, estimate, side }
+}
+
+/**
  * A cast-frame model's darkenings cast in each of `angles`, in one batch: the input turned so that
  * each falls down, the results turned back, each mixed with the object's projected silhouette in
  * the same direction (`shapePrior`; undefined: the model's own, null: none) and, with the prior's
  * `sceneDarkness`, made about as dark as the shadows the attention maps show in the photo.
  */
-async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, angles: number[], shapePriorOption?: ShapePrior | null): Promise<Float32Array[]> {
+export async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, angles: number[], shapePriorOption?: ShapePrior | null): Promise<Float32Array[]> {
   const S = engine.size
   const n = angles.length
   const inputs = new Float32Array(n * S * S * 4)

@@ -129,36 +129,11 @@ export function hedgeMixLoss(pairs: HedgePair[], turned: TurnedBatch, dark: Floa
       }
       return { j, job, gain, unclipped }
     })
-    let se = 0, seLocal = 0, maskSum = 0
-    const err = new Float32Array(N)
-    const slope = new Float32Array(N)
-    for (let i = 0; i < S * S; i++) {
-      if (p.input[i * 4 + 3] > 0.5) continue
-      const m = p.shadowMask[i]
-      maskSum += m
-      for (let c = 0; c < 3; c++) {
-        const k = i * 3 + c
-        const above = mix[k] > SHADOW_FLOOR
-        const f = above ? (mix[k] - SHADOW_FLOOR) / (1 - SHADOW_FLOOR) : 0
-        const ns = p.input[i * 4 + c]
-        const e = ns * (1 - f) - p.truth[k]
-        err[k] = e
-        slope[k] = above ? -ns / (1 - SHADOW_FLOOR) : 0
-        se += e * e
-        seLocal += m * e * e
-      }
-    }
-    const global = Math.sqrt(se / N)
-    const local = maskSum > 0 ? Math.sqrt(seLocal / (3 * maskSum)) : 0
-    perPair.push({ global, local })
-    const counts = p.lossWeight ?? 1
-    lossSum += counts * (global + localWeight * local)
+    const scored = mixLossOf(p.input, p.truth, p.shadowMask, mix, S, localWeight, p.lossWeight ?? 1, withGradient)
+    perPair.push({ global: scored.global, local: scored.local })
+    lossSum += scored.loss
     if (!gradient) return
-    // d sqrt(mse) / d mse = 1 / (2 sqrt(mse)).
-    const cGlobal = global > 1e-9 ? counts / (2 * global * N) : 0
-    const cLocal = local > 1e-9 ? (counts * localWeight) / (2 * local * 3 * maskSum) : 0
-    const dMix = new Float32Array(N)
-    for (let k = 0; k < N; k++) if (slope[k]) dMix[k] = 2 * err[k] * slope[k] * (cGlobal + cLocal * p.shadowMask[(k / 3) | 0])
+    const dMix = scored.dMix as Float32Array
     for (const { j, job, gain, unclipped } of mixed) {
       const dBack = new Float32Array(N)
       for (let k = 0; k < N; k++) if (unclipped[k]) dBack[k] = job.weight * gain[(k / 3) | 0] * dMix[k]
@@ -166,4 +141,95 @@ export function hedgeMixLoss(pairs: HedgePair[], turned: TurnedBatch, dark: Floa
     }
   })
   return { loss: lossSum / pairs.length, perPair, gradient }
+}
+
+/**
+ * A pair's loss for its mixed darkening `mix` (S x S x 3, the photo frame), composited as the
+ * pipeline does (noise floor removed, object pixels kept): `counts` x (GRMSE + localWeight x
+ * LRMSE), 0-1 scale; their square roots make each pair count as the metrics' means count it. With
+ * `withGradient`, dMix is the gradient of that loss with respect to `mix`.
+ */
+export function mixLossOf(input: Float32Array, truth: Float32Array, shadowMask: Float32Array, mix: Float32Array, S: number, localWeight: number, counts: number, withGradient: boolean): { global: number; local: number; loss: number; dMix: Float32Array | null } {
+  const N = S * S * 3
+  let se = 0, seLocal = 0, maskSum = 0
+  const err = new Float32Array(N)
+  const slope = new Float32Array(N)
+  for (let i = 0; i < S * S; i++) {
+    if (input[i * 4 + 3] > 0.5) continue
+    const m = shadowMask[i]
+    maskSum += m
+    for (let c = 0; c < 3; c++) {
+      const k = i * 3 + c
+      const above = mix[k] > SHADOW_FLOOR
+      const f = above ? (mix[k] - SHADOW_FLOOR) / (1 - SHADOW_FLOOR) : 0
+      const ns = input[i * 4 + c]
+      const e = ns * (1 - f) - truth[k]
+      err[k] = e
+      slope[k] = above ? -ns / (1 - SHADOW_FLOOR) : 0
+      se += e * e
+      seLocal += m * e * e
+    }
+  }
+  const global = Math.sqrt(se / N)
+  const local = maskSum > 0 ? Math.sqrt(seLocal / (3 * maskSum)) : 0
+  const loss = counts * (global + localWeight * local)
+  if (!withGradient) return { global, local, loss, dMix: null }
+  // d sqrt(mse) / d mse = 1 / (2 sqrt(mse)).
+  const cGlobal = global > 1e-9 ? counts / (2 * global * N) : 0
+  const cLocal = local > 1e-9 ? (counts * localWeight) / (2 * local * 3 * maskSum) : 0
+  const dMix = new Float32Array(N)
+  for (let k = 0; k < N; k++) if (slope[k]) dMix[k] = 2 * err[k] * slope[k] * (cGlobal + cLocal * shadowMask[(k / 3) | 0])
+  return { global, local, loss, dMix }
+}
+
+/**
+ * One pair for training the direction output through the hedge (scripts/train-belief-through-hedge.ts),
+ * the shadow block frozen: the pipeline's darkening cast in every direction bin is then fixed, so
+ * it is computed once, and the hedge's mix is a weighted sum of those maps.
+ */
+export interface BeliefHedgePair {
+  id: string
+  /** S x S x 4 and S x S x 2: the model input and the attention block's maps (the head reads both). */
+  input: Float32Array
+  attention: Float32Array
+  truth: Float32Array
+  shadowMask: Float32Array
+  /** bins x S x S x 3, 0-255: the pipeline's darkening (block and prior, shadeCasts) cast at each bin's angle. */
+  castPerBin: Uint8Array
+  /**
+   * What the pipeline multiplies the head's belief by before the hedge (the light prior, the
+   * object's shading, the strict scene reading: pipeline.ts weighBelief), per bin, up to a constant.
+   */
+  evidenceFactor: Float64Array
+}
+
+/** The bin a direction bin goes to when the photo is mirrored left to right (angle a -> pi - a). */
+export function mirroredBin(k: number, bins: number): number {
+  return (((bins / 2 - k) % bins) + bins) % bins
+}
+
+/**
+ * The loss of the hedge with weights `weights` over the direction bins (summing to 1) for one
+ * pair, mix = sum_b weights[b] x castPerBin[b], and its gradient with respect to the weights.
+ */
+export function beliefMixLoss(p: BeliefHedgePair, weights: ArrayLike<number>, S: number, localWeight: number): { global: number; local: number; loss: number; gradient: Float64Array } {
+  const N = S * S * 3
+  const bins = weights.length
+  const mix = new Float32Array(N)
+  for (let b = 0; b < bins; b++) {
+    const w = weights[b] / 255
+    if (w === 0) continue
+    const cast = p.castPerBin.subarray(b * N, (b + 1) * N)
+    for (let k = 0; k < N; k++) mix[k] += w * cast[k]
+  }
+  const scored = mixLossOf(p.input, p.truth, p.shadowMask, mix, S, localWeight, 1, true)
+  const dMix = scored.dMix as Float32Array
+  const gradient = new Float64Array(bins)
+  for (let b = 0; b < bins; b++) {
+    const cast = p.castPerBin.subarray(b * N, (b + 1) * N)
+    let sum = 0
+    for (let k = 0; k < N; k++) sum += dMix[k] * cast[k]
+    gradient[b] = sum / 255
+  }
+  return { global: scored.global, local: scored.local, loss: scored.loss, gradient }
 }

@@ -112,6 +112,17 @@ describe('estimateCastAngle', () => {
     expect(uniform).toHaveLength(8)
     expect(uniform[1].weight).toBeCloseTo(1 / 8, 9)
     expect((uniform[1].angle * 180) / Math.PI).toBeCloseTo(56.25, 6)
+    // A peak across two sectors of the first pairing (bins 1 and 2, 22.5 and 45 degrees): the
+    // sectors are paired the other way, so the peak is cast once at its mean angle, not twice.
+    const between = new Float64Array(bins)
+    between[1] = between[2] = 0.45
+    between[9] = 0.1
+    const aligned = hedgeDirections(between)
+    expect(aligned.map((h) => Math.round(h.weight * 100))).toEqual([90, 10])
+    expect((aligned[0].angle * 180) / Math.PI).toBeCloseTo(33.75, 6)
+    // Every bin in exactly one sector, for bin counts the sectors do not divide.
+    const odd = hedgeDirections(new Float64Array(15).fill(1 / 15), 8, 0)
+    expect(odd.map((h) => Math.round(h.weight * 15)).sort()).toEqual([1, 2, 2, 2, 2, 2, 2, 2])
     expect(angleDifference(3, -3)).toBeCloseTo(2 * Math.PI - 6, 9)
   })
 

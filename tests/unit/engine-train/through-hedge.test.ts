@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { committedHedgePair, hedgeMixLoss, mirrorHedgePair, turnHedgeBatch, type HedgePair } from '../../../src/engine/train/through-hedge'
+import { beliefMixLoss, committedHedgePair, hedgeMixLoss, mirroredBin, mirrorHedgePair, turnHedgeBatch, type BeliefHedgePair, type HedgePair } from '../../../src/engine/train/through-hedge'
 import type { ShapePrior } from '../../../src/engine/shape-prior'
 
 const S = 16
@@ -117,5 +117,54 @@ describe('training through the hedge', () => {
     expect(size(half.gradient)).toBeCloseTo(size(whole.gradient) / 2, 6)
     const noShadow = { ...p, shadowMask: new Float32Array(S * S) }
     expect(committedHedgePair(noShadow, S, 1)).toBeNull()
+  })
+})
+
+describe('training the belief through the hedge', () => {
+  const bins = 4
+  /** The test pair with a shadow cast per bin: bin 1 (down) is the real shadow's place, the others darken elsewhere. */
+  function beliefPair(): BeliefHedgePair {
+    const p = pair([{ angle: Math.PI / 2, weight: 1 }])
+    const N = S * S * 3
+    const random = sequence(17)
+    const castPerBin = new Uint8Array(bins * N)
+    for (let b = 0; b < bins; b++) {
+      for (let i = 0; i < S * S; i++) {
+        const y = (i / S) | 0
+        const inPlace = b === 1 ? p.shadowMask[i] > 0 : (y + b) % 5 === 0
+        for (let c = 0; c < 3; c++) castPerBin[b * N + i * 3 + c] = inPlace ? 90 + Math.floor(60 * random()) : Math.floor(20 * random())
+      }
+    }
+    return { id: 'p', input: p.input, attention: p.attention, truth: p.truth, shadowMask: p.shadowMask, castPerBin, evidenceFactor: new Float64Array(bins).fill(1) }
+  }
+
+  it('gives the gradient of the mix loss with respect to the weights', () => {
+    const p = beliefPair()
+    const weights = [0.1, 0.5, 0.3, 0.1]
+    const { loss, gradient } = beliefMixLoss(p, weights, S, 0.2)
+    expect(loss).toBeGreaterThan(0)
+    const h = 1e-4
+    for (let b = 0; b < bins; b++) {
+      const at = (sign: number) => beliefMixLoss(p, weights.map((w, k) => (k === b ? w + sign * h : w)), S, 0.2).loss
+      const numeric = (at(1) - at(-1)) / (2 * h)
+      expect(Math.abs(numeric - gradient[b])).toBeLessThan(1e-5 + 0.01 * Math.abs(numeric))
+    }
+    // The bin that darkens the real shadow's place lowers the loss; the others raise it.
+    expect(gradient[1]).toBeLessThan(gradient[0])
+    expect(gradient[1]).toBeLessThan(gradient[2])
+  })
+
+  it('scores the right direction better than a hedge over all of them', () => {
+    const p = beliefPair()
+    const sure = beliefMixLoss(p, [0, 1, 0, 0], S, 0.2)
+    const spread = beliefMixLoss(p, [0.25, 0.25, 0.25, 0.25], S, 0.2)
+    expect(sure.loss).toBeLessThan(spread.loss)
+    expect(sure.local).toBeLessThan(spread.local)
+  })
+
+  it('mirrors direction bins left to right', () => {
+    // 16 bins of 22.5 degrees: right (0) and left (8) swap, down (4) and up (12) stay.
+    expect([0, 4, 8, 12, 1, 15].map((k) => mirroredBin(k, 16))).toEqual([8, 4, 0, 12, 7, 9])
+    for (let k = 0; k < 16; k++) expect(mirroredBin(mirroredBin(k, 16), 16)).toBe(k)
   })
 })
