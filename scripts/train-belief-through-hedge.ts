@@ -180,11 +180,7 @@ let best = { ...base, epoch: 0, weights: vars.map((v) => v.clone()) }
 const t0 = performance.now()
 const epochs = Number(values.epochs)
 for (let epoch = 1; epoch <= epochs; epoch++) {
-  const order = Array.from(train.keys())
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = rng.int(0, i)
-    ;[order[i], order[j]] = [order[j], order[i]]
-  }
+  const order = rng.permutation(train.length)
   let lossSum = 0
   let count = 0
   for (let i = 0; i + batchSize <= order.length; i += batchSize) {

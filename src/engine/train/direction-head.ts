@@ -102,11 +102,7 @@ export function createDirectionHeadTrainer(generator: tf.LayersModel): Direction
     },
     epoch(views, batch, learningRate, rng) {
       ;(optimizer as unknown as { learningRate: number }).learningRate = learningRate
-      const order = Array.from(views.evidence.keys())
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = rng.int(0, i)
-        ;[order[i], order[j]] = [order[j], order[i]]
-      }
+      const order = rng.permutation(views.evidence.length)
       let sum = 0
       let count = 0
       for (let i = 0; i + batch <= order.length; i += batch) {

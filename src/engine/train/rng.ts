@@ -31,6 +31,16 @@ export class TrainRng {
     return this.next() < p
   }
 
+  /** 0 .. n-1 in a random order (Fisher-Yates), e.g. an epoch's order of samples. */
+  permutation(n: number): number[] {
+    const order = Array.from({ length: n }, (_, i) => i)
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(0, i)
+      ;[order[i], order[j]] = [order[j], order[i]]
+    }
+    return order
+  }
+
   /** Standard normal (Box-Muller). */
   normal(): number {
     const u = Math.max(this.next(), 1e-12)

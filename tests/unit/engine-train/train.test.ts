@@ -45,6 +45,16 @@ function options(outDir: string, extra: Partial<TrainOptions> = {}): TrainOption
   }
 }
 
+describe('the training random numbers', () => {
+  it('a permutation holds every index once, in an order its seed decides', () => {
+    const a = new TrainRng(9).permutation(50)
+    expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i))
+    expect(new TrainRng(9).permutation(50)).toEqual(a)
+    expect(new TrainRng(10).permutation(50)).not.toEqual(a)
+    expect(new TrainRng(1).permutation(0)).toEqual([])
+  })
+})
+
 describe('pair folder scanning', () => {
   it('skips incomplete samples, hidden temp folders and held-out seeds', async () => {
     const dir = join(root, 'scan')
