@@ -298,8 +298,8 @@ export function hedgeDirections(posterior: Float64Array, sectors = 8, minWeight 
   // does not divide bins), so every bin is in exactly one sector.
   const sectorBins = (offset: number) => Array.from({ length: Math.ceil(bins / per) }, (_, s) => Array.from({ length: Math.min(per, bins - s * per) }, (_, i) => offset + s * per + i))
   // The pairing that keeps the most probable sector whole, so that a belief peaked between two bins
-  // of different sectors is cast once, at its weighted mean angle, not split into two shadows 45
-  // degrees apart (ties keep the first pairing).
+  // of different sectors is cast once, at its weighted mean angle, not as two weaker shadows up to
+  // 45 degrees apart (ties keep the first pairing).
   let offset = 0
   let heaviest = -1
   for (let o = 0; o < per; o++) {
