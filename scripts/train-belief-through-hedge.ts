@@ -27,7 +27,7 @@ import * as tf from '@tensorflow/tfjs'
 import { initTfBackend } from '../src/engine/backend'
 import { loadTfjsModel, saveModelDir } from '../src/engine/model-dir'
 import { createShadowEngine } from '../src/engine/inference'
-import { cropForModel, maskBoundingBox, shadeCasts, weighBelief } from '../src/engine/pipeline'
+import { maskBoundingBox, shadeCasts, weighBelief } from '../src/engine/pipeline'
 import { loadEvalSample } from '../src/engine/evaluate'
 import { scanPairFolder } from '../src/engine/train/data'
 import { TrainRng } from '../src/engine/train/rng'
@@ -35,7 +35,7 @@ import { directionBinAngle, directionOutputTrusted } from '../src/engine/cast-fr
 import { objectShading } from '../src/engine/shading-cue'
 import { findSunInPhoto } from '../src/engine/sun-cue'
 import { directionHeadLayers, evidenceFromAttention } from '../src/engine/train/direction-head'
-import { beliefMixLoss, mirroredBin, type BeliefHedgePair } from '../src/engine/train/through-hedge'
+import { beliefMixLoss, cropPairForModel, mirroredBin, type BeliefHedgePair } from '../src/engine/train/through-hedge'
 
 const { values } = parseArgs({
   options: {
@@ -76,9 +76,7 @@ async function preparePairs(dir: string, limit: number, includeHeldOut: boolean)
     const s = await loadEvalSample(entry)
     const box = maskBoundingBox(s.object)
     if (!box) continue
-    const { batch: input } = await cropForModel(s.noShadow, s.object, box, S)
-    const { batch: truthBatch } = await cropForModel(s.shadow, s.object, box, S)
-    const { batch: maskBatch } = await cropForModel(s.noShadow, s.objectShadow, box, S)
+    const { input, truth, shadowMask } = await cropPairForModel(s, box, S)
     const first = await engine.infer(input, 1)
     const object = new Float32Array(S * S)
     for (let i = 0; i < S * S; i++) object[i] = input[i * 4 + 3]
@@ -98,12 +96,6 @@ async function preparePairs(dir: string, limit: number, includeHeldOut: boolean)
     casts.forEach((d, k) => {
       for (let i = 0; i < N; i++) castPerBin[k * N + i] = Math.round(Math.min(1, Math.max(0, d[i])) * 255)
     })
-    const truth = new Float32Array(N)
-    const shadowMask = new Float32Array(S * S)
-    for (let i = 0; i < S * S; i++) {
-      for (let c = 0; c < 3; c++) truth[i * 3 + c] = truthBatch[i * 4 + c]
-      shadowMask[i] = maskBatch[i * 4 + 3]
-    }
     out.push({ id: entry.id, input, attention: first.attention, truth, shadowMask, castPerBin, evidenceFactor })
     if (out.length % 200 === 0) console.log(`${dir}: ${out.length} pairs prepared (${((performance.now() - t0) / out.length).toFixed(0)} ms each)`)
   }

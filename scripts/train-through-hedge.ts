@@ -35,8 +35,8 @@ import { initTfBackend } from '../src/engine/backend'
 import { loadTfjsModel, saveModelDir } from '../src/engine/model-dir'
 import { shadowBlockModel } from '../src/engine/shadow-block'
 import { createShadowEngine } from '../src/engine/inference'
-import { cropForModel, generateShadow, maskBoundingBox } from '../src/engine/pipeline'
-import { committedHedgePair, hedgeMixLoss, mirrorHedgePair, turnHedgeBatch, type HedgePair, type TurnedBatch } from '../src/engine/train/through-hedge'
+import { generateShadow, maskBoundingBox } from '../src/engine/pipeline'
+import { committedHedgePair, cropPairForModel, hedgeMixLoss, mirrorHedgePair, turnHedgeBatch, type HedgePair, type TurnedBatch } from '../src/engine/train/through-hedge'
 import { loadEvalSample } from '../src/engine/evaluate'
 import { scanPairFolder } from '../src/engine/train/data'
 import { TrainRng } from '../src/engine/train/rng'
@@ -85,17 +85,11 @@ async function preparePairs(dir: string, limit: number, includeHeldOut: boolean)
     const cast = r.cast
     if (!cast) continue
     const directions = cast.spread ?? [{ angle: cast.angle, weight: 1 }]
-    const { batch: input } = await cropForModel(s.noShadow, s.object, box, S)
-    const { batch: truthBatch } = await cropForModel(s.shadow, s.object, box, S)
-    const { batch: maskBatch } = await cropForModel(s.noShadow, s.objectShadow, box, S)
+    const { input, truth, shadowMask } = await cropPairForModel(s, box, S)
     const attention = new Float32Array(S * S * 2)
-    const truth = new Float32Array(S * S * 3)
-    const shadowMask = new Float32Array(S * S)
     for (let i = 0; i < S * S; i++) {
       attention[i * 2] = r.attention.occluders[i]
       attention[i * 2 + 1] = r.attention.occluderShadows[i]
-      for (let c = 0; c < 3; c++) truth[i * 3 + c] = truthBatch[i * 4 + c]
-      shadowMask[i] = maskBatch[i * 4 + 3]
     }
     out.push({ id: entry.id, input, attention, truth, shadowMask, directions })
     if (out.length % 200 === 0) console.log(`${dir}: ${out.length} pairs prepared (${((performance.now() - t0) / out.length).toFixed(0)} ms each)`)

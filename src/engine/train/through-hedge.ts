@@ -12,7 +12,8 @@
  * interpolation elsewhere (tested).
  */
 import { castAngleOf, castFrameRotation, rotateSquare } from '../cast-frame'
-import { SHADOW_FLOOR } from '../pipeline'
+import { cropForModel, SHADOW_FLOOR, type Rect } from '../pipeline'
+import type { EvalSample } from '../evaluate'
 import { shapePriorTerms, type ShapePrior } from '../shape-prior'
 
 /** One pair as the pipeline prepares it, with the directions the hedge mixes and the truth at model resolution. */
@@ -232,4 +233,22 @@ export function beliefMixLoss(p: BeliefHedgePair, weights: ArrayLike<number>, S:
     gradient[b] = sum / 255
   }
   return { global: scored.global, local: scored.local, loss: scored.loss, gradient }
+}
+
+/**
+ * A pair cropped as the pipeline crops its photo (cropForModel around the object's box `box`): the
+ * model input (S x S x 4), the photo with the object's shadow (S x S x 3) and the object-shadow
+ * mask's coverage (S x S), what both hedge trainers judge a mix against.
+ */
+export async function cropPairForModel(s: EvalSample, box: Rect, S: number): Promise<{ input: Float32Array; truth: Float32Array; shadowMask: Float32Array }> {
+  const { batch: input } = await cropForModel(s.noShadow, s.object, box, S)
+  const { batch: truthBatch } = await cropForModel(s.shadow, s.object, box, S)
+  const { batch: maskBatch } = await cropForModel(s.noShadow, s.objectShadow, box, S)
+  const truth = new Float32Array(S * S * 3)
+  const shadowMask = new Float32Array(S * S)
+  for (let i = 0; i < S * S; i++) {
+    for (let c = 0; c < 3; c++) truth[i * 3 + c] = truthBatch[i * 4 + c]
+    shadowMask[i] = maskBatch[i * 4 + 3]
+  }
+  return { input, truth, shadowMask }
 }
