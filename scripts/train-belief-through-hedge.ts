@@ -27,7 +27,7 @@ import * as tf from '@tensorflow/tfjs'
 import { initTfBackend } from '../src/engine/backend'
 import { loadTfjsModel, saveModelDir } from '../src/engine/model-dir'
 import { createShadowEngine } from '../src/engine/inference'
-import { maskBoundingBox, shadeCasts, weighBelief } from '../src/engine/pipeline'
+import { maskBoundingBox, objectCoverage, shadeCasts, weighBelief } from '../src/engine/pipeline'
 import { loadEvalSample } from '../src/engine/evaluate'
 import { scanPairFolder } from '../src/engine/train/data'
 import { TrainRng } from '../src/engine/train/rng'
@@ -35,7 +35,7 @@ import { directionBinAngle, directionOutputTrusted } from '../src/engine/cast-fr
 import { objectShading } from '../src/engine/shading-cue'
 import { findSunInPhoto } from '../src/engine/sun-cue'
 import { directionHeadLayers, evidenceFromAttention } from '../src/engine/train/direction-head'
-import { beliefMixLoss, cropPairForModel, mirroredBin, type BeliefHedgePair } from '../src/engine/train/through-hedge'
+import { beliefMixLoss, cropPairForModel, mirrorColumns, mirroredBin, type BeliefHedgePair } from '../src/engine/train/through-hedge'
 
 const { values } = parseArgs({
   options: {
@@ -78,9 +78,7 @@ async function preparePairs(dir: string, limit: number, includeHeldOut: boolean)
     if (!box) continue
     const { input, truth, shadowMask } = await cropPairForModel(s, box, S)
     const first = await engine.infer(input, 1)
-    const object = new Float32Array(S * S)
-    for (let i = 0; i < S * S; i++) object[i] = input[i * 4 + 3]
-    const { belief, posterior, estimate } = weighBelief(engine, first, object, { shading: () => objectShading(s.noShadow, s.object, box) })
+    const { belief, posterior, estimate } = weighBelief(engine, first, objectCoverage(input, S), { shading: () => objectShading(s.noShadow, s.object, box) })
     if (!belief || !posterior) throw new Error(`${entry.id}: the model gave no direction output`)
     // As runModel: where the maps found no shadows to read, the sun in the photo decides.
     if (estimate.source !== 'scene' && findSunInPhoto(s.noShadow, s.object, { x: box.x + box.width / 2, y: box.y + box.height })) {
@@ -112,19 +110,13 @@ for (const layer of layers) headOutput = layer.apply(headOutput) as tf.SymbolicT
 const head = tf.model({ inputs: headInput, outputs: headOutput })
 const vars = layers.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable))
 
-function mirrorEvidence(e: Float32Array): Float32Array {
-  const o = new Float32Array(e.length)
-  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) o.set(e.subarray((y * S + S - 1 - x) * 6, (y * S + S - x) * 6), (y * S + x) * 6)
-  return o
-}
-
 /** The head's inputs and the evidence factors of a batch, each pair mirrored where `mirrored` says (its bins mirrored with it). */
 function batchTensors(pairs: BeliefHedgePair[], mirrored: boolean[]): { evidence: tf.Tensor4D; factor: tf.Tensor2D } {
   const evidence = new Float32Array(pairs.length * S * S * 6)
   const factor = new Float32Array(pairs.length * bins)
   pairs.forEach((p, i) => {
     const e = evidenceFromAttention(p.input, p.attention, 1)[0]
-    evidence.set(mirrored[i] ? mirrorEvidence(e) : e, i * S * S * 6)
+    evidence.set(mirrored[i] ? mirrorColumns(e, S, 6) : e, i * S * S * 6)
     for (let k = 0; k < bins; k++) factor[i * bins + k] = p.evidenceFactor[mirrored[i] ? mirroredBin(k, bins) : k]
   })
   return { evidence: tf.tensor4d(evidence, [pairs.length, S, S, 6]), factor: tf.tensor2d(factor, [pairs.length, bins]) }

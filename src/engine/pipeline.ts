@@ -603,7 +603,7 @@ export async function shadeCasts(engine: ShadowEngine, batch: Float32Array, atte
 }
 
 /** The object mask (area coverage) of a model input: its channel 3. */
-function objectCoverage(batch: Float32Array, S: number): Float32Array {
+export function objectCoverage(batch: Float32Array, S: number): Float32Array {
   const object = new Float32Array(S * S)
   for (let i = 0; i < S * S; i++) object[i] = batch[i * 4 + 3]
   return object

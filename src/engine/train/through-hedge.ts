@@ -12,7 +12,7 @@
  * interpolation elsewhere (tested).
  */
 import { castAngleOf, castFrameRotation, rotateSquare } from '../cast-frame'
-import { cropForModel, SHADOW_FLOOR, type Rect } from '../pipeline'
+import { cropForModel, objectCoverage, SHADOW_FLOOR, type Rect } from '../pipeline'
 import type { EvalSample } from '../evaluate'
 import { shapePriorTerms, type ShapePrior } from '../shape-prior'
 
@@ -50,24 +50,20 @@ export interface TurnedBatch {
  * which training through the hedge alone would let fade. null where its shadow is not visible.
  */
 export function committedHedgePair(p: HedgePair, S: number, lossWeight: number): HedgePair | null {
-  const angle = castAngleOf(objectOf(p, S), p.shadowMask, S)
+  const angle = castAngleOf(objectCoverage(p.input, S), p.shadowMask, S)
   return angle === null ? null : { ...p, directions: [{ angle, weight: 1 }], lossWeight }
 }
 
-/** The object's coverage (S x S): the input's channel 3. */
-function objectOf(p: HedgePair, S: number): Float32Array {
-  const object = new Float32Array(S * S)
-  for (let i = 0; i < S * S; i++) object[i] = p.input[i * 4 + 3]
-  return object
+/** An S x S image of `channels` channels (row-major, interleaved) mirrored left to right. */
+export function mirrorColumns(a: Float32Array, S: number, channels: number): Float32Array {
+  const o = new Float32Array(a.length)
+  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) o.set(a.subarray((y * S + S - 1 - x) * channels, (y * S + S - x) * channels), (y * S + x) * channels)
+  return o
 }
 
 /** The pair mirrored left to right; its directions mirror too (angle a -> pi - a). */
 export function mirrorHedgePair(p: HedgePair, S: number): HedgePair {
-  const flip = (a: Float32Array, ch: number) => {
-    const o = new Float32Array(a.length)
-    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) for (let c = 0; c < ch; c++) o[(y * S + x) * ch + c] = a[(y * S + (S - 1 - x)) * ch + c]
-    return o
-  }
+  const flip = (a: Float32Array, channels: number) => mirrorColumns(a, S, channels)
   return {
     id: p.id,
     input: flip(p.input, 4),
@@ -84,7 +80,7 @@ export function turnHedgeBatch(pairs: HedgePair[], S: number, prior: ShapePrior)
   const jobs = pairs.flatMap((p, pair) => p.directions.map((d) => ({ pair, angle: d.angle, weight: d.weight })))
   const inputs = new Float32Array(jobs.length * S * S * 4)
   const maps = new Float32Array(jobs.length * S * S * 2)
-  const objects = pairs.map((p) => objectOf(p, S))
+  const objects = pairs.map((p) => objectCoverage(p.input, S))
   const terms = jobs.map((job, j) => {
     const p = pairs[job.pair]
     const turn = castFrameRotation(job.angle)
