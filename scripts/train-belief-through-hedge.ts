@@ -31,11 +31,11 @@ import { maskBoundingBox, objectCoverage, shadeCasts, weighBelief } from '../src
 import { loadEvalSample } from '../src/engine/evaluate'
 import { scanPairFolder } from '../src/engine/train/data'
 import { TrainRng } from '../src/engine/train/rng'
-import { directionBinAngle, directionOutputTrusted } from '../src/engine/cast-frame'
+import { directionBinAngle, directionOutputTrusted, mirrorColumns, mirroredBin } from '../src/engine/cast-frame'
 import { objectShading } from '../src/engine/shading-cue'
 import { findSunInPhoto } from '../src/engine/sun-cue'
 import { directionHeadLayers, evidenceFromAttention } from '../src/engine/train/direction-head'
-import { beliefMixLoss, cropPairForModel, mirrorColumns, mirroredBin, type BeliefHedgePair } from '../src/engine/train/through-hedge'
+import { beliefMixLoss, cropPairForModel, type BeliefHedgePair } from '../src/engine/train/through-hedge'
 
 const { values } = parseArgs({
   options: {

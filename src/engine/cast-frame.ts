@@ -74,6 +74,31 @@ export function rotateSquare(src: Float32Array, s: number, channels: number, ang
   return out
 }
 
+/** An S x S image of `channels` channels (row-major, interleaved) mirrored left to right. */
+export function mirrorColumns(a: Float32Array, S: number, channels: number): Float32Array {
+  const o = new Float32Array(a.length)
+  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) o.set(a.subarray((y * S + S - 1 - x) * channels, (y * S + S - x) * channels), (y * S + x) * channels)
+  return o
+}
+
+/** An S x S image of `channels` channels moved by (dx, dy) whole pixels (right and down), its border repeated into the gap. */
+export function shiftSquare(a: Float32Array, S: number, channels: number, dx: number, dy: number): Float32Array {
+  const o = new Float32Array(a.length)
+  for (let y = 0; y < S; y++) {
+    const sy = Math.min(S - 1, Math.max(0, y - dy))
+    for (let x = 0; x < S; x++) {
+      const sx = Math.min(S - 1, Math.max(0, x - dx))
+      o.set(a.subarray((sy * S + sx) * channels, (sy * S + sx + 1) * channels), (y * S + x) * channels)
+    }
+  }
+  return o
+}
+
+/** The bin a direction bin goes to when the photo is mirrored left to right (angle a -> pi - a). */
+export function mirroredBin(k: number, bins: number): number {
+  return (((bins / 2 - k) % bins) + bins) % bins
+}
+
 /** Foot point of a soft mask (values > 0.5): mean x of its lowest tenth, at its lowest row; null when empty. */
 export function footOf(mask: Float32Array, s: number, stride = 1, offset = 0): [number, number] | null {
   let y0 = -1, y1 = -1

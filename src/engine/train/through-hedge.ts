@@ -11,7 +11,7 @@
  * forward turn: the transpose of the bilinear turn back, exact for quarter turns and up to the
  * interpolation elsewhere (tested).
  */
-import { castAngleOf, castFrameRotation, rotateSquare } from '../cast-frame'
+import { castAngleOf, castFrameRotation, mirrorColumns, rotateSquare } from '../cast-frame'
 import { cropForModel, objectCoverage, SHADOW_FLOOR, type Rect } from '../pipeline'
 import type { EvalSample } from '../evaluate'
 import { shapePriorTerms, type ShapePrior } from '../shape-prior'
@@ -52,13 +52,6 @@ export interface TurnedBatch {
 export function committedHedgePair(p: HedgePair, S: number, lossWeight: number): HedgePair | null {
   const angle = castAngleOf(objectCoverage(p.input, S), p.shadowMask, S)
   return angle === null ? null : { ...p, directions: [{ angle, weight: 1 }], lossWeight }
-}
-
-/** An S x S image of `channels` channels (row-major, interleaved) mirrored left to right. */
-export function mirrorColumns(a: Float32Array, S: number, channels: number): Float32Array {
-  const o = new Float32Array(a.length)
-  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) o.set(a.subarray((y * S + S - 1 - x) * channels, (y * S + S - x) * channels), (y * S + x) * channels)
-  return o
 }
 
 /** The pair mirrored left to right; its directions mirror too (angle a -> pi - a). */
@@ -198,11 +191,6 @@ export interface BeliefHedgePair {
    * object's shading, the strict scene reading: pipeline.ts weighBelief), per bin, up to a constant.
    */
   evidenceFactor: Float64Array
-}
-
-/** The bin a direction bin goes to when the photo is mirrored left to right (angle a -> pi - a). */
-export function mirroredBin(k: number, bins: number): number {
-  return (((bins / 2 - k) % bins) + bins) % bins
 }
 
 /**

@@ -3,11 +3,11 @@ import * as tf from '@tensorflow/tfjs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CAST_DOWN, DEFAULT_CAST_ANGLE, MAX_TRUSTED_DIRECTION_ERROR_DEG, MIN_DIRECTION_CONFIDENCE, MIN_LIGHT_PRIOR_PAIRS, MODEL_MAPS_ESTIMATE, angleDifference, applyLightPrior, fitLightPrior, castAngleOf, castFrameRotation, directionBinAngle, directionMode, directionPosterior, estimateCastAngle, hedgeDirections, rotateSquare } from '../../../src/engine/cast-frame'
+import { CAST_DOWN, DEFAULT_CAST_ANGLE, MAX_TRUSTED_DIRECTION_ERROR_DEG, MIN_DIRECTION_CONFIDENCE, MIN_LIGHT_PRIOR_PAIRS, MODEL_MAPS_ESTIMATE, angleDifference, applyLightPrior, fitLightPrior, castAngleOf, castFrameRotation, directionBinAngle, directionMode, directionPosterior, estimateCastAngle, hedgeDirections, mirrorColumns, mirroredBin, rotateSquare, shiftSquare } from '../../../src/engine/cast-frame'
 import { makeExample, NO_AUGMENT, type PairImages } from '../../../src/engine/train/data'
 import { TrainRng } from '../../../src/engine/train/rng'
 import { createShadowEngine, type ShadowEngine } from '../../../src/engine/inference'
-import { generateShadow, lightOriginOf } from '../../../src/engine/pipeline'
+import { DIRECTION_VIEW_SHIFT, generateShadow, lightOriginOf, steadyDirectionLogits } from '../../../src/engine/pipeline'
 import type { RawImage } from '../../../src/core/image'
 import { writeGeometricShadowModel } from '../../helpers/geometric-shadow-model'
 import { greySceneWithPost } from './test-models'
@@ -51,6 +51,17 @@ describe('rotateSquare', () => {
     expect(zero[0]).toBe(0) // a corner comes from outside the source at 45 degrees
     expect(clamp[0]).toBe(1)
     expect(zero[(S / 2) * S + S / 2]).toBeCloseTo(1)
+  })
+
+  it('mirrorColumns and shiftSquare move whole pixels, channels together; shifts repeat the border', () => {
+    // 3 x 3, two channels: (v, 10 v) with v = 0..8 row by row.
+    const a = Float32Array.from({ length: 18 }, (_, i) => (i % 2 ? 10 : 1) * (i >> 1))
+    const first = (x: Float32Array) => Array.from(x.filter((_, i) => i % 2 === 0))
+    expect(first(mirrorColumns(a, 3, 2))).toEqual([2, 1, 0, 5, 4, 3, 8, 7, 6])
+    expect(first(shiftSquare(a, 3, 2, 1, 0))).toEqual([0, 0, 1, 3, 3, 4, 6, 6, 7])
+    expect(first(shiftSquare(a, 3, 2, 0, -1))).toEqual([3, 4, 5, 6, 7, 8, 6, 7, 8])
+    expect(Array.from(shiftSquare(a, 3, 2, -1, 0).subarray(0, 6))).toEqual([1, 10, 2, 20, 2, 20])
+    expect(mirrorColumns(mirrorColumns(a, 3, 2), 3, 2)).toEqual(a)
   })
 })
 
@@ -280,6 +291,13 @@ describe('generateShadow with a cast-frame model', () => {
     expect((await generateShadow(calibrated(0.4), scene(), { layer: false })).cast?.source).not.toBe('scene')
   })
 
+  /**
+   * The pipeline with the crop's own direction output alone: the mocks below give one fixed belief
+   * whatever crop they see, where a model's belief would mirror with a mirrored crop
+   * (steadyDirectionLogits is tested on its own below).
+   */
+  const oneCrop: typeof generateShadow = (e, input, options = {}) => generateShadow(e, input, { steadyDirection: false, ...options })
+
   /** A direction output (16 bins) whose every cell has logit `logit` on each of `bins`, 0 elsewhere. */
   function binLogits(bins: number[], logit: number): Float32Array {
     const cells = 16
@@ -291,7 +309,7 @@ describe('generateShadow with a cast-frame model', () => {
   it("uses the model's direction output: its mode when it is sure and validation vouches for it, else the mean shadow over its belief", async () => {
     const validated = (medianErrorDeg: number) => ({ ...engine.manifest, architecture: { ...engine.manifest.architecture, directionBins: 16 }, metrics: { validation: { direction: { medianErrorDeg, count: 32 } } } })
     const sure: ShadowEngine = { ...engine, manifest: validated(12), infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: binLogits([8], Math.log(115)) }) }
-    const left = await generateShadow(sure, scene(), { layer: false })
+    const left = await oneCrop(sure, scene(), { layer: false })
     expect(left.cast?.source).toBe('model')
     expect(left.cast?.spread).toBeUndefined()
     expect(angleDifference(left.cast!.angle, Math.PI)).toBeLessThan(1e-6)
@@ -299,19 +317,19 @@ describe('generateShadow with a cast-frame model', () => {
     const leftDark = darkIn(left.composite, 70, 100, 109, 140)
     expect(leftDark).toBeGreaterThan(4 * Math.max(darkIn(left.composite, 131, 100, 170, 140), 1))
     // The user's light still wins over the model's guess.
-    expect((await generateShadow(sure, scene(), { layer: false, castAngle: 0 })).cast).toEqual({ angle: 0, source: 'user' })
+    expect((await oneCrop(sure, scene(), { layer: false, castAngle: 0 })).cast).toEqual({ angle: 0, source: 'user' })
 
     // An output that validation found no better than chance does not pick the light, however sure
     // it is: its belief is hedged over (here all in one direction, so the same shadow).
     for (const manifest of [{ ...validated(12), metrics: {} }, validated(MAX_TRUSTED_DIRECTION_ERROR_DEG + 20)]) {
-      const r = await generateShadow({ ...sure, manifest }, scene(), { layer: false })
+      const r = await oneCrop({ ...sure, manifest }, scene(), { layer: false })
       expect(r.cast?.spread).toHaveLength(1)
       expect(Math.abs(darkIn(r.composite, 70, 100, 109, 140) / leftDark - 1)).toBeLessThan(0.02)
     }
 
     // Unsure between left and right: half a shadow each way, nothing up or down.
     const twoWays: ShadowEngine = { ...sure, infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: binLogits([0, 8], 12) }) }
-    const hedged = await generateShadow(twoWays, scene(), { layer: false })
+    const hedged = await oneCrop(twoWays, scene(), { layer: false })
     expect(hedged.cast?.confidence).toBeLessThan(MIN_DIRECTION_CONFIDENCE)
     expect(hedged.cast?.spread?.map((d) => d.weight)).toEqual([0.5, 0.5])
     const [l, r] = [darkIn(hedged.composite, 70, 100, 109, 140), darkIn(hedged.composite, 131, 100, 170, 140)]
@@ -322,7 +340,7 @@ describe('generateShadow with a cast-frame model', () => {
 
     // A model fine-tuned on pairs lit from the left settles the same doubt: the shadow falls left.
     const studio: ShadowEngine = { ...twoWays, manifest: { ...twoWays.manifest, training: { ...(twoWays.manifest.training ?? { dataCount: 40, steps: 10, wallTimeSeconds: 1, backend: 'wasm' }), lightPrior: { angleDeg: 178, kappa: 8, pairs: 40 } } } }
-    const studioShadow = await generateShadow(studio, scene(), { layer: false })
+    const studioShadow = await oneCrop(studio, scene(), { layer: false })
     expect(angleDifference(studioShadow.cast!.angle, Math.PI)).toBeLessThan(0.05)
     expect(darkIn(studioShadow.composite, 70, 100, 109, 140)).toBeGreaterThan(0.95 * leftDark)
     expect(darkIn(studioShadow.composite, 131, 100, 170, 140)).toBeLessThan(0.05 * leftDark)
@@ -333,19 +351,19 @@ describe('generateShadow with a cast-frame model', () => {
     const leftMaps = leftShadowMaps(engine.size, 1)
     // (a manifest with no validation: the hedge, whatever the belief's confidence)
     const withLeftMaps = (e: ShadowEngine): ShadowEngine => ({ ...e, manifest: { ...e.manifest, metrics: {} }, infer: async (b, n) => ({ ...(await e.infer(b, n)), attention: leftMaps }) })
-    const tipped = await generateShadow(withLeftMaps(twoWays), scene(), { layer: false })
+    const tipped = await oneCrop(withLeftMaps(twoWays), scene(), { layer: false })
     expect(tipped.cast?.source).toBe('model')
     expect(Math.cos(tipped.cast!.sceneAngle!)).toBeLessThan(-0.7)
     const weightAt = (r: typeof tipped, a: number) => r.cast!.spread!.find((d) => angleDifference(d.angle, a) < 0.3)?.weight ?? 0
     expect(weightAt(tipped, Math.PI)).toBeGreaterThan(0.75)
     expect(weightAt(tipped, 0)).toBeLessThan(0.25)
     const sureRight: ShadowEngine = { ...twoWays, infer: async (b, n) => ({ ...(await engine.infer(b, n)), direction: binLogits([0], Math.log(400)) }) }
-    const kept = await generateShadow(withLeftMaps(sureRight), scene(), { layer: false })
+    const kept = await oneCrop(withLeftMaps(sureRight), scene(), { layer: false })
     expect(weightAt(kept, 0)).toBeGreaterThan(0.8)
     expect(kept.cast?.sceneAngle).toBeDefined()
 
     // The third session's two-vote output (no directionBins in the manifest) is ignored.
-    const legacy = await generateShadow({ ...sure, manifest: { ...validated(12), architecture: engine.manifest.architecture } }, scene(), { layer: false })
+    const legacy = await oneCrop({ ...sure, manifest: { ...validated(12), architecture: engine.manifest.architecture } }, scene(), { layer: false })
     expect(legacy.cast?.source).toBe('default')
     expect(legacy.cast?.angle).toBe(DEFAULT_CAST_ANGLE)
   })
@@ -358,18 +376,80 @@ describe('generateShadow with a cast-frame model', () => {
       for (let y = 100; y < 140; y++) for (let x = 110; x < 130; x++) sc.image.data.fill(Math.round(120 + (120 * (x - 110)) / 19), (y * width + x) * 3, (y * width + x) * 3 + 3)
       return sc
     }
-    const r = await generateShadow(twoWays, litFromRight(), { layer: false })
+    const r = await oneCrop(twoWays, litFromRight(), { layer: false })
     expect(r.cast?.litFrom).toBe('right')
     const [leftWeight, rightWeight] = [Math.PI, 0].map((a) => r.cast!.spread!.find((d) => angleDifference(d.angle, a) < 0.3)?.weight ?? 0)
     expect(leftWeight).toBeGreaterThan(0.75)
     expect(leftWeight + rightWeight).toBeCloseTo(1, 6)
     expect(darkIn(r.composite, 70, 100, 109, 140)).toBeGreaterThan(3 * darkIn(r.composite, 131, 100, 170, 140))
     // A flat object leaves the doubt as it was, and names no side.
-    const flat = await generateShadow(twoWays, scene(), { layer: false })
+    const flat = await oneCrop(twoWays, scene(), { layer: false })
     expect(flat.cast?.spread?.map((d) => d.weight)).toEqual([0.5, 0.5])
     expect(flat.cast?.litFrom).toBeUndefined()
     // The user's light is not weighed by anything.
-    expect((await generateShadow(twoWays, litFromRight(), { layer: false, castAngle: 0 })).cast).toEqual({ angle: 0, source: 'user' })
+    expect((await oneCrop(twoWays, litFromRight(), { layer: false, castAngle: 0 })).cast).toEqual({ angle: 0, source: 'user' })
+  })
+
+  it('averages the direction over the crop, its mirror and four small shifts, mirroring the bins back', async () => {
+    const bins = 16
+    const cells = 4
+    const seen: { n: number; inputs: Float32Array }[] = []
+    /** A belief that the shadow falls away from the brighter half of the crop: mirrors with the crop, as a trained model's should. */
+    const awayFromLight: ShadowEngine = {
+      ...engine,
+      infer: async (b, n) => {
+        seen.push({ n, inputs: b })
+        const S = engine.size
+        const direction = new Float32Array(n * cells * bins)
+        for (let i = 0; i < n; i++) {
+          let left = 0, right = 0
+          for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) (x < S / 2 ? (v: number) => (left += v) : (v: number) => (right += v))(b[((i * S + y) * S + x) * 4])
+          const d = (10 * (left - right)) / (S * S)
+          for (let c = 0; c < cells; c++) {
+            direction[(i * cells + c) * bins + 0] = d // shadow to the right when the left is brighter
+            direction[(i * cells + c) * bins + 8] = -d
+            direction[(i * cells + c) * bins + 3] = c // a bin that only this crop's own cells set
+          }
+        }
+        return { ...(await engine.infer(b, n)), direction }
+      },
+    }
+    const S = engine.size
+    const crop = new Float32Array(S * S * 4)
+    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) crop.fill(x < S / 2 ? 0.9 : 0.3, (y * S + x) * 4, (y * S + x) * 4 + 3)
+    const own = (await awayFromLight.infer(crop, 1)).direction!
+    seen.length = 0
+    const steady = await steadyDirectionLogits(awayFromLight, crop, own, bins)
+    // One batched pass over five views: the mirror, then the crop moved right, left, down and up.
+    expect(seen.map((s) => s.n)).toEqual([5])
+    const r = Math.max(1, Math.round(S * DIRECTION_VIEW_SHIFT))
+    const view = (i: number) => seen[0].inputs.subarray(i * S * S * 4, (i + 1) * S * S * 4)
+    expect(view(0)).toEqual(mirrorColumns(crop, S, 4))
+    expect(view(1)).toEqual(shiftSquare(crop, S, 4, r, 0))
+    expect(view(4)).toEqual(shiftSquare(crop, S, 4, 0, -r))
+    // The mirrored view's belief (shadow to the left of its brighter right) comes back as the crop's.
+    for (let c = 0; c < cells; c++) {
+      expect(steady[c * bins + 0]).toBeGreaterThan(0.9 * own[c * bins + 0])
+      expect(steady[c * bins + 8]).toBeLessThan(0.9 * own[c * bins + 8])
+      // Bin 3 is set in every view; the mirror puts its copy in mirroredBin(3) = 5, averaged in at 1/6.
+      expect(steady[c * bins + 3]).toBeCloseTo((5 * c) / 6, 5)
+      expect(steady[c * bins + mirroredBin(3, bins)]).toBeCloseTo(c / 6, 5)
+    }
+
+    // In the pipeline: the five views with no light given, none with the user's light or when told not to.
+    const manifest = { ...engine.manifest, architecture: { ...engine.manifest.architecture, directionBins: bins }, metrics: {} }
+    const counted: ShadowEngine = { ...awayFromLight, manifest }
+    /** Whether a pass after the first ran the views of the first pass's crop. */
+    const viewsRan = () => seen.slice(1).some((s) => s.n === 5 && mirrorColumns(seen[0].inputs, S, 4).every((v, i) => v === s.inputs[i]))
+    seen.length = 0
+    await generateShadow(counted, scene(), { layer: false })
+    expect(viewsRan()).toBe(true)
+    for (const options of [{ castAngle: 0 }, { steadyDirection: false }]) {
+      seen.length = 0
+      await generateShadow(counted, scene(), { layer: false, ...options })
+      expect(seen.length).toBeGreaterThan(0)
+      expect(viewsRan()).toBe(false)
+    }
   })
 
   it('with the sun in the photo and no light given, casts away from it, through the foot (towards the viewer)', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { beliefMixLoss, committedHedgePair, hedgeMixLoss, mirroredBin, mirrorHedgePair, turnHedgeBatch, type BeliefHedgePair, type HedgePair } from '../../../src/engine/train/through-hedge'
+import { beliefMixLoss, committedHedgePair, hedgeMixLoss, mirrorHedgePair, turnHedgeBatch, type BeliefHedgePair, type HedgePair } from '../../../src/engine/train/through-hedge'
+import { mirroredBin } from '../../../src/engine/cast-frame'
 import type { ShapePrior } from '../../../src/engine/shape-prior'
 
 const S = 16
