@@ -33,11 +33,18 @@ async function timedGenerate(p: Page): Promise<{ clickToScreen: number; maxFrame
     await new Promise((r) => requestAnimationFrame(r))
     const t0 = performance.now()
     ;(document.querySelector('[data-testid="generate-shadow"]') as HTMLButtonElement).click()
-    await new Promise<void>((resolve) => {
+    // Done when the shadow is on screen. A generation that fails or a click that starts none would
+    // otherwise poll until the test's timeout: say which it was instead.
+    let started = false
+    await new Promise<void>((resolve, reject) => {
       const poll = () => {
         const s = w.__umbraShadow.get()
-        if (!s.generating && s.lastClickToScreenMs !== before) resolve()
-        else setTimeout(poll, 5)
+        started ||= s.generating !== null
+        if (!s.generating && s.lastClickToScreenMs !== before) return resolve()
+        const failed = !s.generating && started ? document.querySelector('[data-testid="toast-error"]')?.textContent : null
+        if (failed) return reject(new Error(`Generate shadow failed: ${failed}`))
+        if (!started && performance.now() - t0 > 10_000) return reject(new Error('the click on Generate shadow started no generation in 10 s'))
+        setTimeout(poll, 5)
       }
       setTimeout(poll, 5)
     })
