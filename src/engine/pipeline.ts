@@ -534,39 +534,47 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     // for it and it is sure; else the sun in the photo where the maps showed no shadows to read;
     // else the mean shadow over the belief. A model without one: the strict reading, the sun,
     // the default.
-    const bins = engine.manifest.architecture.directionBins
-    const seen = options.steadyDirection !== false && first.direction && typeof bins === 'number' ? { ...first, direction: await steadyDirectionLogits(engine, batch, first.direction, bins) } : first
-    const { posterior, estimate, side } = weighBelief(engine, seen, objectMask(), cues)
-    const litFrom = side ? { litFrom: side } : {}
+    const object = objectMask()
+    const estimate = estimateCastAngle(first.attention, object, S, modelMapsEstimate(engine.manifest.training))
     const scene = estimate.source === 'scene'
-    const sceneWeighed = posterior && scene ? { sceneAngle: estimate.angle } : {}
-    const mode = posterior ? directionMode(posterior) : null
     // The sun in the picture: shadows run away from it, towards the viewer. It decides where the
     // scene's own shadows did not, because the belief cannot know it (the synthetic training
     // scenes never show their sun) and tends to hedge between left and right on such photos.
+    // Only a mode that validation vouches for comes before it; otherwise it is looked for first,
+    // and where it is found the belief (and its views) is not needed.
     const sun = () => (scene ? null : cues.sun())
-    if (mode && mode.confidence >= MIN_DIRECTION_CONFIDENCE && directionOutputTrusted(engine.manifest.metrics)) {
-      cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, ...litFrom, ...sceneWeighed }
-    } else {
-      const found = sun()
-      if (found) {
-        cast = { angle: castAngleFromSun(found, cues.foot), source: 'sun', sun: { x: found.x, y: found.y } }
-      } else if (posterior && mode) {
-        const spread = hedgeDirections(posterior)
-        cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, spread, ...litFrom, ...sceneWeighed }
-        return { attention: first.attention, darkening: await shadeSpread(engine, batch, first.attention, spread, options.shapePrior), cast }
+    const trusted = directionOutputTrusted(engine.manifest.metrics)
+    let found = trusted ? null : sun()
+    if (!found) {
+      const bins = engine.manifest.architecture.directionBins
+      const seen = options.steadyDirection !== false && first.direction && typeof bins === 'number' ? { ...first, direction: await steadyDirectionLogits(engine, batch, first.direction, bins) } : first
+      const { posterior, side } = weighBelief(engine, seen, object, cues, estimate)
+      const litFrom = side ? { litFrom: side } : {}
+      const sceneWeighed = posterior && scene ? { sceneAngle: estimate.angle } : {}
+      const mode = posterior ? directionMode(posterior) : null
+      if (mode && mode.confidence >= MIN_DIRECTION_CONFIDENCE && trusted) {
+        cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, ...litFrom, ...sceneWeighed }
       } else {
-        cast = { angle: estimate.angle, source: estimate.source }
+        found = trusted ? sun() : null
+        if (!found) {
+          if (posterior && mode) {
+            const spread = hedgeDirections(posterior)
+            cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, spread, ...litFrom, ...sceneWeighed }
+            return { attention: first.attention, darkening: await shadeSpread(engine, batch, first.attention, spread, options.shapePrior), cast }
+          }
+          cast = { angle: estimate.angle, source: estimate.source }
+        }
       }
     }
+    if (found) cast = { angle: castAngleFromSun(found, cues.foot), source: 'sun', sun: { x: found.x, y: found.y } }
   }
   return { attention: first.attention, darkening: (await shadeCasts(engine, batch, first.attention, [cast.angle], options.shapePrior))[0], cast }
 }
 
 /**
  * How far, as a fraction of the model's input size, the crop is moved each way for
- * steadyDirectionLogits: 3 pixels at 128 px, about one pixel of the model's 8x8 direction grid's
- * cells in every 3. Chosen before measuring (twenty-fourth session), not fitted.
+ * steadyDirectionLogits: 3 pixels at 128 px, a fifth of a cell of the direction output's 8 x 8
+ * grid. Chosen before measuring (twenty-fourth session), not fitted.
  */
 export const DIRECTION_VIEW_SHIFT = 0.025
 
@@ -611,7 +619,13 @@ export async function steadyDirectionLogits(engine: ShadowEngine, batch: Float32
  * by the object's shading and by the model's own maps read strictly (`posterior`). `estimate` is
  * that strict reading, `side` the side the shading says the object is lit from.
  */
-export function weighBelief(engine: ShadowEngine, first: Pick<ModelOutputs, 'attention' | 'direction'>, object: Float32Array, cues: { shading: () => ObjectShading | null }): { belief: Float64Array | null; posterior: Float64Array | null; estimate: CastEstimate; side: 'left' | 'right' | null } {
+export function weighBelief(
+  engine: ShadowEngine,
+  first: Pick<ModelOutputs, 'attention' | 'direction'>,
+  object: Float32Array,
+  cues: { shading: () => ObjectShading | null },
+  estimate = estimateCastAngle(first.attention, object, engine.size, modelMapsEstimate(engine.manifest.training)),
+): { belief: Float64Array | null; posterior: Float64Array | null; estimate: CastEstimate; side: 'left' | 'right' | null } {
   const bins = engine.manifest.architecture.directionBins
   const prior = engine.manifest.training?.lightPrior
   const belief = first.direction && typeof bins === 'number' ? directionPosterior(first.direction, bins) : null
@@ -619,7 +633,6 @@ export function weighBelief(engine: ShadowEngine, first: Pick<ModelOutputs, 'att
   const cue = weighed ? cues.shading() : null
   const shaded = weighed && cue ? applyShadingCue(weighed, cue) : weighed
   const side = weighed && cue ? litSide(weighed, cue) : null
-  const estimate = estimateCastAngle(first.attention, object, engine.size, modelMapsEstimate(engine.manifest.training))
   const posterior = shaded && estimate.source === 'scene' ? weighByVonMises(shaded, estimate.angle, SCENE_READING_KAPPA) : shaded
   return { belief, posterior, estimate, side }
 }

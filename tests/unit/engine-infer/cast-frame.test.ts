@@ -476,6 +476,13 @@ describe('generateShadow with a cast-frame model', () => {
     expect(darkening(121, 141, 175, 195)).toBeGreaterThan(4 * Math.max(darkening(65, 141, 119, 195), darkening(65, 90, 109, 140), 1))
     // The user's light still decides.
     expect((await generateShadow(engine, { image, mask }, { layer: false, castAngle: Math.PI })).cast).toEqual({ angle: Math.PI, source: 'user' })
+    // A direction output that validation does not vouch for: the sun decides before the belief, so
+    // the belief's five views are not run (the first pass and one shadow pass only).
+    const passes: number[] = []
+    const manifest = { ...engine.manifest, architecture: { ...engine.manifest.architecture, directionBins: 16 }, metrics: {} }
+    const withBelief: ShadowEngine = { ...engine, manifest, infer: async (b, n) => (passes.push(n), { ...(await engine.infer(b, n)), direction: new Float32Array(n * 16 * 16) }) }
+    expect((await generateShadow(withBelief, { image, mask }, { layer: false })).cast?.source).toBe('sun')
+    expect(passes).toEqual([1, 1])
   })
 
   it('without a direction and with no shadow in the scene, uses the default (right, a little down)', async () => {
