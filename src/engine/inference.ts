@@ -9,8 +9,8 @@
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { UserError } from '../core/errors'
-import { defaultModelDir, loadOnnxBytes, readModelManifest, type ModelManifest } from './model-dir'
-import type { ModelOutputs, ModelRunner, RuntimeChoice, RuntimeName } from './runtime/types'
+import { defaultModelDir, loadMapsOnnxBytes, loadOnnxBytes, readModelManifest, type ModelManifest } from './model-dir'
+import type { ModelOutputs, ModelRunner, RunOutputs, RuntimeChoice, RuntimeName } from './runtime/types'
 import type { TfBackendName } from './backend'
 
 export type { ModelOutputs, RuntimeChoice, RuntimeName } from './runtime/types'
@@ -35,8 +35,11 @@ export interface ShadowEngine {
   manifest: ModelManifest
   /** Model resolution S. */
   size: number
-  /** batchNHWC: n*S*S*4 floats (RGB in [0,1], object mask in {0,1}). */
-  infer(batchNHWC: Float32Array, n: number): Promise<ModelOutputs>
+  /**
+   * batchNHWC: n*S*S*4 floats (RGB in [0,1], object mask in {0,1}). `outputs.darkening` false: the
+   * darkening is not needed and may come back empty (onnxruntime then runs maps.onnx, half the work).
+   */
+  infer(batchNHWC: Float32Array, n: number, outputs?: RunOutputs): Promise<ModelOutputs>
   /**
    * The shadow block on given attention maps (n*S*S*2) instead of the model's own: present when the
    * caller corrected the maps (the editor), so that every pass of the pipeline shades with them.
@@ -79,9 +82,10 @@ async function openRunner(modelDir: string, manifest: ModelManifest, options: Sh
   }
   if (choice === 'auto' || choice === 'onnx') {
     const { bytes } = await loadOnnxBytes(modelDir)
+    const mapsBytes = await loadMapsOnnxBytes(modelDir, manifest)
     try {
       const { createOnnxRunner } = await import('./runtime/onnx-runner')
-      return withSkipped(await createOnnxRunner(bytes, manifest, { threads: options.threads }))
+      return withSkipped(await createOnnxRunner(bytes, manifest, { threads: options.threads, mapsBytes }))
     } catch (err) {
       if (choice === 'onnx') throw new UserError('RUNTIME_UNAVAILABLE', `onnxruntime-node cannot run this model here: ${firstLine(err)}`)
       skipped.push(`onnxruntime unavailable: ${firstLine(err)}`)
@@ -125,7 +129,7 @@ export async function createShadowEngine(options: ShadowEngineOptions = {}): Pro
     modelDir,
     manifest,
     size: manifest.inputSize,
-    infer: (batch, n) => runner.run(batch, n),
+    infer: (batch, n, outputs) => runner.run(batch, n, outputs),
     dispose: () => runner.dispose(),
   }
 }

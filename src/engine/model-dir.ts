@@ -6,6 +6,9 @@
  *   model.json      tfjs topology + weight manifest (training and fine-tuning)
  *   weights.bin     tfjs weights
  *   model.onnx      the same network exported to ONNX (fast inference with onnxruntime)
+ *   maps.onnx       cast-frame models: model.onnx without its darkening output (the attention
+ *                   maps and the direction output only; onnx/subgraph.ts), for the pipeline's
+ *                   first pass. Optional: folders written before it existed run model.onnx there.
  *
  * A folder is written under a temp name and renamed into place (writeDirAtomic), so a crash never
  * leaves a half-written model under its final name; every load checks the checksums of the files
@@ -29,7 +32,7 @@ export const MANIFEST_FILE = 'manifest.json'
 export const TFJS_TOPOLOGY_FILE = 'model.json'
 export const TFJS_WEIGHTS_FILE = 'weights.bin'
 export const ONNX_FILE = 'model.onnx'
-const MODEL_FILES = [TFJS_TOPOLOGY_FILE, TFJS_WEIGHTS_FILE, ONNX_FILE] as const
+export const MAPS_ONNX_FILE = 'maps.onnx'
 
 const trainingSummarySchema = z.looseObject({
   /** Number of training pairs seen (distinct samples in the training split). */
@@ -151,13 +154,14 @@ export async function saveModelDir(dir: string, model: tf.LayersModel, manifestI
   const { exportLayersModelToOnnx, ONNX_OPSET } = await import('./onnx/export')
   const exported = exportLayersModelToOnnx(model)
   const { modelJson, weights } = await captureTfjsArtifacts(model)
-  const contents: Record<(typeof MODEL_FILES)[number], Uint8Array> = {
+  const contents: Record<string, Uint8Array> = {
     [TFJS_TOPOLOGY_FILE]: modelJson,
     [TFJS_WEIGHTS_FILE]: weights,
     [ONNX_FILE]: exported.bytes,
   }
+  if (input.architecture.castFrame === 'down') contents[MAPS_ONNX_FILE] = await mapsGraph(exported.bytes, exported.outputs[1].name)
   const files: Record<string, z.infer<typeof fileEntrySchema>> = {}
-  for (const name of MODEL_FILES) files[name] = { sha256: sha256(contents[name]), bytes: contents[name].byteLength }
+  for (const [name, data] of Object.entries(contents)) files[name] = { sha256: sha256(data), bytes: data.byteLength }
   const manifest: ModelManifest = {
     formatVersion: MODEL_FORMAT_VERSION,
     ...input,
@@ -167,10 +171,31 @@ export async function saveModelDir(dir: string, model: tf.LayersModel, manifestI
     files,
   }
   await writeDirAtomic(dir, async (tmp) => {
-    for (const name of MODEL_FILES) await writeSynced(join(tmp, name), contents[name])
+    for (const [name, data] of Object.entries(contents)) await writeSynced(join(tmp, name), data)
     await writeSynced(join(tmp, MANIFEST_FILE), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'))
   })
   return manifest
+}
+
+/** model.onnx without its darkening output (the protobuf library loads only here, as for the export). */
+async function mapsGraph(onnxBytes: Uint8Array, darkeningName: string): Promise<Uint8Array> {
+  const { withoutOutput } = await import('./onnx/subgraph')
+  return withoutOutput(onnxBytes, darkeningName)
+}
+
+/**
+ * Adds maps.onnx to a cast-frame model folder written before it existed (the same weights: only
+ * the new file and the manifest are written, the manifest last and atomically). A folder that has
+ * one, or is not a cast-frame model, is left as it is. Returns whether it wrote.
+ */
+export async function addMapsGraph(dir: string): Promise<boolean> {
+  const { bytes, manifest } = await loadOnnxBytes(dir)
+  if (manifest.files[MAPS_ONNX_FILE] || manifest.architecture.castFrame !== 'down') return false
+  const data = await mapsGraph(bytes, manifest.onnx.outputNames[1])
+  await writeFileAtomic(join(dir, MAPS_ONNX_FILE), data)
+  const updated: ModelManifest = { ...manifest, files: { ...manifest.files, [MAPS_ONNX_FILE]: { sha256: sha256(data), bytes: data.byteLength } } }
+  await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(updated, null, 2) + '\n')
+  return true
 }
 
 async function writeSynced(path: string, data: Uint8Array): Promise<void> {
@@ -250,6 +275,11 @@ export async function verifyModelDir(dir: string): Promise<ModelManifest> {
 export async function loadOnnxBytes(dir: string): Promise<{ bytes: Buffer; manifest: ModelManifest }> {
   const manifest = await readModelManifest(dir)
   return { bytes: await readVerifiedModelFile(dir, manifest, ONNX_FILE), manifest }
+}
+
+/** A cast-frame model's maps.onnx, checksum-verified, or null for a folder without one. */
+export async function loadMapsOnnxBytes(dir: string, manifest: ModelManifest): Promise<Buffer | null> {
+  return manifest.files[MAPS_ONNX_FILE] ? readVerifiedModelFile(dir, manifest, MAPS_ONNX_FILE) : null
 }
 
 /**

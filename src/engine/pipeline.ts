@@ -24,7 +24,7 @@ import sharp from 'sharp'
 import { resizeRawImage, type RawImage } from '../core/image'
 import { UserError } from '../core/errors'
 import type { ShadowEngine } from './inference'
-import type { ModelOutputs } from './runtime/types'
+import type { ModelOutputs, RunOutputs } from './runtime/types'
 import type { LightOrigin } from '../shared/project'
 import { applyShadingCue, litSide, objectShading, type ObjectShading } from './shading-cue'
 import { castAngleFromSun, findSunInPhoto, type SunInPhoto } from './sun-cue'
@@ -514,8 +514,10 @@ interface PhotoCues {
  */
 async function runModel(engine: ShadowEngine, batch: Float32Array, options: GenerateShadowOptions, cues: PhotoCues): Promise<{ attention: Float32Array; darkening: Float32Array; cast: CastUsed | null }> {
   const S = engine.size
-  const first = await engine.infer(batch, 1)
-  if (engine.manifest.architecture.castFrame !== 'down') {
+  const castFrame = engine.manifest.architecture.castFrame === 'down'
+  // A cast-frame model's darkening comes from the turned passes below: its first pass needs only the maps and the direction.
+  const first = await engine.infer(batch, 1, castFrame ? MAPS_ONLY : undefined)
+  if (!castFrame) {
     const darkening = engine.shade ? await engine.shade(batch, first.attention, 1) : first.darkening
     return { attention: first.attention, darkening, cast: null }
   }
@@ -571,6 +573,9 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
   return { attention: first.attention, darkening: (await shadeCasts(engine, batch, first.attention, [cast.angle], options.shapePrior))[0], cast }
 }
 
+/** For passes that read only the attention maps and the direction output. */
+const MAPS_ONLY: RunOutputs = { darkening: false }
+
 /**
  * How far, as a fraction of the model's input size, the crop is moved each way for
  * steadyDirectionLogits: 3 pixels at 128 px, a fifth of a cell of the direction output's 8 x 8
@@ -601,7 +606,7 @@ export async function steadyDirectionLogits(engine: ShadowEngine, batch: Float32
   ]
   const inputs = new Float32Array(views.length * S * S * 4)
   views.forEach((v, i) => inputs.set(v.input, i * S * S * 4))
-  const out = (await engine.infer(inputs, views.length)).direction
+  const out = (await engine.infer(inputs, views.length, MAPS_ONLY)).direction
   const per = direction.length
   if (!out || out.length !== per * views.length) throw new Error(`steadyDirectionLogits: the model gave ${out?.length ?? 0} direction values for ${views.length} views of ${per}`)
   const sum = Float32Array.from(direction)

@@ -17,6 +17,7 @@ import { UserError } from '../core/errors'
 import { loadOnnxBytes, loadTfjsModel, readModelManifest, type ModelManifest } from './model-dir'
 import { onnx } from './onnx/onnx-proto'
 import type { OnnxTypes } from './onnx/onnx-proto'
+import { pruneGraph } from './onnx/subgraph'
 import type * as TF from '@tensorflow/tfjs'
 
 export const GIVEN_ATTENTION_INPUT = 'attention_given'
@@ -50,36 +51,19 @@ export function shadowBlockOnnx(bytes: Uint8Array, manifest: Pick<ModelManifest,
     output: [givenNchw],
     attribute: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [0, 3, 1, 2] }],
   })
-  // Keep only what the darkening output needs (drops the attention block).
-  const producer = new Map<string, OnnxTypes.INodeProto>()
-  for (const n of rewired) for (const o of n.output ?? []) producer.set(o, n)
-  const needed = new Set<OnnxTypes.INodeProto>()
-  const stack = [darkeningName]
-  const seen = new Set<string>()
-  while (stack.length) {
-    const t = stack.pop() as string
-    if (seen.has(t)) continue
-    seen.add(t)
-    const n = producer.get(t)
-    if (!n || needed.has(n)) continue
-    needed.add(n)
-    for (const i of n.input ?? []) if (i) stack.push(i)
-  }
-  const kept = rewired.filter((n) => needed.has(n))
-  const usedNames = new Set(kept.flatMap((n) => n.input ?? []))
-  const inputs = (graph.input ?? []).filter((i) => usedNames.has(i.name ?? ''))
-  inputs.push({
-    name: GIVEN_ATTENTION_INPUT,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: S }, { dimValue: S }, { dimValue: 2 }] } } },
-  })
+  // Keep only what the darkening output needs (drops the attention block), and read the given maps.
+  const pruned = pruneGraph({ ...graph, node: rewired }, [darkeningName])
   const out: OnnxTypes.IModelProto = {
     ...model,
     graph: {
-      ...graph,
-      node: kept,
-      input: inputs,
-      output: (graph.output ?? []).filter((o) => o.name === darkeningName),
-      initializer: (graph.initializer ?? []).filter((t) => usedNames.has(t.name ?? '')),
+      ...pruned,
+      input: [
+        ...(pruned.input ?? []),
+        {
+          name: GIVEN_ATTENTION_INPUT,
+          type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: S }, { dimValue: S }, { dimValue: 2 }] } } },
+        },
+      ],
     },
   }
   return onnx.ModelProto.encode(onnx.ModelProto.create(out)).finish()

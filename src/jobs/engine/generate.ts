@@ -96,8 +96,8 @@ export async function generateForEditor(payload: Payload, deps: GenerateDeps): P
     const block = await deps.shadowBlock()
     engine = {
       ...deps.engine,
-      async infer(batch, n) {
-        const own = await deps.engine.infer(batch, n)
+      async infer(batch, n, outputs) {
+        const own = await deps.engine.infer(batch, n, outputs)
         const attention = new Float32Array(own.attention)
         for (let i = 0; i < given.cover.length; i++) {
           if (given.cover[i]) {
