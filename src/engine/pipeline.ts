@@ -117,8 +117,8 @@ export interface GenerateShadowOptions {
   /**
    * With no light given, average the model's direction output over the crop, the crop mirrored
    * and the crop moved by a few pixels each way (steadyDirectionLogits), so that nudging the object
-   * does not swing its shadow. Default true; false: the crop's own output alone (one model pass
-   * fewer than five).
+   * does not swing its shadow. Default true; false: the crop's own output alone (no extra model
+   * pass).
    */
   steadyDirection?: boolean
 }
@@ -591,8 +591,8 @@ export const DIRECTION_VIEW_SHIFT = 0.025
  * Why: the belief from one crop moves by up to 14 degrees when the crop shifts by a few pixels,
  * and the hedge's pairing can turn that into a 17-degree swing of the main shadow (real-dev:
  * desobav2_0 and desobav2_2 when the object moves 4 pixels). Averaged, the main direction's range
- * over such nudges fell from a mean of 6.0 to 3.5 degrees on real-dev, and from 44.7 to 23.0 degrees
- * at the 90th percentile of 60 tuning pairs. Measured against one crop: tuning split -0.025 GRMSE,
+ * over such nudges fell from a mean of 6.2 to 3.3 degrees on real-dev, and from 44.7 to 23.0 degrees
+ * at the 90th percentile of 60 tuning pairs (scripts/measure-steadiness.ts). Measured against one crop: tuning split -0.025 GRMSE,
  * -0.10 LRMSE; held-out v4 -0.023, -0.07; real-dev -0.02, +0.05 (docs/model.md, twenty-fourth
  * session). Training flips half its examples and zooms them, so these views are what the model
  * knows.
