@@ -121,6 +121,11 @@ export interface GenerateShadowOptions {
    * pass).
    */
   steadyDirection?: boolean
+  /**
+   * A cast-frame model's darkening in each direction averaged with its darkening of the mirrored
+   * (turned) input, mirrored back (shadeCasts). Default true; false: one pass per direction.
+   */
+  mirrorAverage?: boolean
 }
 
 /** The direction a cast-frame model was given, and where it came from. */
@@ -562,7 +567,7 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
           if (posterior && mode) {
             const spread = hedgeDirections(posterior)
             cast = { angle: mode.angle, source: 'model', confidence: mode.confidence, spread, ...litFrom, ...sceneWeighed }
-            return { attention: first.attention, darkening: await shadeSpread(engine, batch, first.attention, spread, options.shapePrior), cast }
+            return { attention: first.attention, darkening: await shadeSpread(engine, batch, first.attention, spread, options.shapePrior, options.mirrorAverage !== false), cast }
           }
           cast = { angle: estimate.angle, source: estimate.source }
         }
@@ -570,7 +575,7 @@ async function runModel(engine: ShadowEngine, batch: Float32Array, options: Gene
     }
     if (found) cast = { angle: castAngleFromSun(found, cues.foot), source: 'sun', sun: { x: found.x, y: found.y } }
   }
-  return { attention: first.attention, darkening: (await shadeCasts(engine, batch, first.attention, [cast.angle], options.shapePrior))[0], cast }
+  return { attention: first.attention, darkening: (await shadeCasts(engine, batch, first.attention, [cast.angle], options.shapePrior, options.mirrorAverage !== false))[0], cast }
 }
 
 /** For passes that read only the attention maps and the direction output. */
@@ -647,19 +652,39 @@ export function weighBelief(
  * each falls down, the results turned back, each mixed with the object's projected silhouette in
  * the same direction (`shapePrior`; undefined: the model's own, null: none) and, with the prior's
  * `sceneDarkness`, made about as dark as the shadows the attention maps show in the photo.
+ *
+ * With `mirrorAverage` (the default) each turned input is also run mirrored left to right (the
+ * shadow still falls down) and the two darkenings are averaged, the mirrored one mirrored back.
+ * Training flips half its examples, so both are equally good answers where photos are as likely
+ * lit from the left as from the right. On every photo their mean's squared error is at most the
+ * mean of theirs (squared error is convex), and lower wherever they differ. Measured (twenty-fourth session, against one pass):
+ * tuning split -0.018 GRMSE, -0.08 LRMSE; held-out v4 -0.041, -0.05; real-dev -0.09, +0.07.
+ * It doubles the shadow passes.
  */
-export async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, angles: number[], shapePriorOption?: ShapePrior | null): Promise<Float32Array[]> {
+export async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, angles: number[], shapePriorOption?: ShapePrior | null, mirrorAverage = true): Promise<Float32Array[]> {
   const S = engine.size
   const n = angles.length
-  const inputs = new Float32Array(n * S * S * 4)
-  const maps = new Float32Array(n * S * S * 2)
+  const runs = mirrorAverage ? 2 * n : n
+  const inputs = new Float32Array(runs * S * S * 4)
+  const maps = new Float32Array(runs * S * S * 2)
   angles.forEach((angle, k) => {
     const turn = castFrameRotation(angle)
-    rotateSquare(batch, S, 4, turn, 'clamp', inputs.subarray(k * S * S * 4, (k + 1) * S * S * 4))
-    rotateSquare(attention, S, 2, turn, 'clamp', maps.subarray(k * S * S * 2, (k + 1) * S * S * 2))
+    const input = rotateSquare(batch, S, 4, turn, 'clamp', inputs.subarray(k * S * S * 4, (k + 1) * S * S * 4))
+    const map = rotateSquare(attention, S, 2, turn, 'clamp', maps.subarray(k * S * S * 2, (k + 1) * S * S * 2))
+    if (mirrorAverage) {
+      inputs.set(mirrorColumns(input, S, 4), (n + k) * S * S * 4)
+      maps.set(mirrorColumns(map, S, 2), (n + k) * S * S * 2)
+    }
   })
-  const dark = engine.shade ? await engine.shade(inputs, maps, n) : (await engine.infer(inputs, n)).darkening
-  const turnedBack = angles.map((angle, k) => rotateSquare(dark.subarray(k * S * S * 3, (k + 1) * S * S * 3), S, 3, -castFrameRotation(angle), 'zero'))
+  const dark = engine.shade ? await engine.shade(inputs, maps, runs) : (await engine.infer(inputs, runs)).darkening
+  const castDown = (k: number): Float32Array => {
+    const own = dark.subarray(k * S * S * 3, (k + 1) * S * S * 3)
+    if (!mirrorAverage) return own
+    const mirrored = mirrorColumns(dark.subarray((n + k) * S * S * 3, (n + k + 1) * S * S * 3), S, 3)
+    for (let i = 0; i < mirrored.length; i++) mirrored[i] = (mirrored[i] + own[i]) / 2
+    return mirrored
+  }
+  const turnedBack = angles.map((angle, k) => rotateSquare(castDown(k), S, 3, -castFrameRotation(angle), 'zero'))
   const shapePrior = shapePriorOption === undefined ? (engine.manifest.shapePrior ?? null) : shapePriorOption
   if (!shapePrior) return turnedBack
   const object = objectCoverage(batch, S)
@@ -679,9 +704,9 @@ export function objectCoverage(batch: Float32Array, S: number): Float32Array {
 }
 
 /** The weighted mean of the darkenings cast in each direction of `spread` (weights sum to 1). */
-async function shadeSpread(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, spread: { angle: number; weight: number }[], shapePrior?: ShapePrior | null): Promise<Float32Array> {
+async function shadeSpread(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, spread: { angle: number; weight: number }[], shapePrior: ShapePrior | null | undefined, mirrorAverage: boolean): Promise<Float32Array> {
   const sum = new Float32Array(engine.size * engine.size * 3)
-  const darks = await shadeCasts(engine, batch, attention, spread.map((d) => d.angle), shapePrior)
+  const darks = await shadeCasts(engine, batch, attention, spread.map((d) => d.angle), shapePrior, mirrorAverage)
   spread.forEach(({ weight }, k) => {
     const d = darks[k]
     for (let i = 0; i < sum.length; i++) sum[i] += weight * d[i]

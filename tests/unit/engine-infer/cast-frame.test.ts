@@ -7,7 +7,7 @@ import { CAST_DOWN, DEFAULT_CAST_ANGLE, MAX_TRUSTED_DIRECTION_ERROR_DEG, MIN_DIR
 import { makeExample, NO_AUGMENT, type PairImages } from '../../../src/engine/train/data'
 import { TrainRng } from '../../../src/engine/train/rng'
 import { createShadowEngine, type ShadowEngine } from '../../../src/engine/inference'
-import { DIRECTION_VIEW_SHIFT, generateShadow, lightOriginOf, steadyDirectionLogits } from '../../../src/engine/pipeline'
+import { DIRECTION_VIEW_SHIFT, generateShadow, lightOriginOf, shadeCasts, steadyDirectionLogits } from '../../../src/engine/pipeline'
 import type { RawImage } from '../../../src/core/image'
 import { writeGeometricShadowModel } from '../../helpers/geometric-shadow-model'
 import { greySceneWithPost } from './test-models'
@@ -452,6 +452,27 @@ describe('generateShadow with a cast-frame model', () => {
     }
   })
 
+  it('averages each direction with the block on the mirrored input, mirrored back', async () => {
+    const S = engine.size
+    /** A block that darkens by column, x / S: not what a mirrored photo gets mirrored back. */
+    const byColumn: ShadowEngine = {
+      ...engine,
+      infer: async (b, n) => {
+        const darkening = new Float32Array(n * S * S * 3)
+        for (let i = 0; i < n * S * S; i++) darkening.fill((i % S) / S, i * 3, i * 3 + 3)
+        return { ...(await engine.infer(b, n)), darkening }
+      },
+    }
+    const input = new Float32Array(S * S * 4).fill(0.5)
+    const maps = new Float32Array(S * S * 2)
+    const [one] = await shadeCasts(byColumn, input, maps, [CAST_DOWN], null, false)
+    const [both] = await shadeCasts(byColumn, input, maps, [CAST_DOWN], null)
+    for (const x of [0, 3, S - 1]) {
+      expect(one[(5 * S + x) * 3]).toBeCloseTo(x / S, 5)
+      expect(both[(5 * S + x) * 3]).toBeCloseTo((x / S + (S - 1 - x) / S) / 2, 5)
+    }
+  })
+
   it('with the sun in the photo and no light given, casts away from it, through the foot (towards the viewer)', async () => {
     // Dusk: a dark scene, a sun glow in the upper left, the post a little lighter than the ground.
     const { image, mask } = scene()
@@ -477,12 +498,12 @@ describe('generateShadow with a cast-frame model', () => {
     // The user's light still decides.
     expect((await generateShadow(engine, { image, mask }, { layer: false, castAngle: Math.PI })).cast).toEqual({ angle: Math.PI, source: 'user' })
     // A direction output that validation does not vouch for: the sun decides before the belief, so
-    // the belief's five views are not run (the first pass and one shadow pass only).
+    // the belief's five views are not run (the first pass, then one direction and its mirror).
     const passes: number[] = []
     const manifest = { ...engine.manifest, architecture: { ...engine.manifest.architecture, directionBins: 16 }, metrics: {} }
     const withBelief: ShadowEngine = { ...engine, manifest, infer: async (b, n) => (passes.push(n), { ...(await engine.infer(b, n)), direction: new Float32Array(n * 16 * 16) }) }
     expect((await generateShadow(withBelief, { image, mask }, { layer: false })).cast?.source).toBe('sun')
-    expect(passes).toEqual([1, 1])
+    expect(passes).toEqual([1, 2])
   })
 
   it('without a direction and with no shadow in the scene, uses the default (right, a little down)', async () => {
