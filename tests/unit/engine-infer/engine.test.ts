@@ -6,18 +6,11 @@ import * as tf from '@tensorflow/tfjs'
 import { saveModelDir } from '../../../src/engine/model-dir'
 import { createShadowEngine } from '../../../src/engine/inference'
 import { UserError } from '../../../src/core/errors'
-import { buildTestShadowModel, testInput } from './test-models'
+import { buildTestShadowModel, maxAbsDiff, testInput } from './test-models'
 
 let root: string
 let modelDir: string
 const size = 32
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length)
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
 
 describe('createShadowEngine', () => {
   beforeAll(async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { buildShadowModel, TINY_MODEL_CONFIG } from '../../../src/engine/model/architecture'
 import { addMapsGraph, MAPS_ONNX_FILE, MANIFEST_FILE, readModelManifest, saveModelDir, verifyModelDir } from '../../../src/engine/model-dir'
 import { createShadowEngine } from '../../../src/engine/inference'
-import { testInput } from './test-models'
+import { maxAbsDiff, testInput } from './test-models'
 
 /**
  * maps.onnx: a cast-frame model's graph without its darkening output, for the pipeline's first
@@ -27,13 +27,6 @@ beforeAll(async () => {
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length)
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
-
 describe('maps.onnx', () => {
   it('is written for cast-frame models only, and is smaller than model.onnx', async () => {
     const cast = await verifyModelDir(join(dir, 'cast'))
@@ -49,8 +42,8 @@ describe('maps.onnx', () => {
     const maps = await engine.infer(input, 3, { darkening: false })
     expect(maps.darkening).toHaveLength(0)
     expect(full.darkening.length).toBe(3 * config.size * config.size * 3)
-    expect(maxDiff(maps.attention, full.attention)).toBeLessThan(1e-6)
-    expect(maxDiff(maps.direction!, full.direction!)).toBeLessThan(1e-6)
+    expect(maxAbsDiff(maps.attention, full.attention)).toBeLessThan(1e-6)
+    expect(maxAbsDiff(maps.direction!, full.direction!)).toBeLessThan(1e-6)
     expect(Math.max(...full.direction!.map(Math.abs))).toBeGreaterThan(0.01)
     await engine.dispose()
   })

@@ -2,14 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import * as ort from 'onnxruntime-node'
 import { exportLayersModelToOnnx } from '../../../src/engine/onnx/export'
-import { buildTestShadowModel, testInput } from './test-models'
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length)
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
+import { buildTestShadowModel, maxAbsDiff, testInput } from './test-models'
 
 async function runOnnx(bytes: Uint8Array, inputName: string, data: Float32Array, shape: number[]) {
   const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' })

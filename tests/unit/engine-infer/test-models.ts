@@ -3,6 +3,7 @@
  * outputs), for exporter, runtime and pipeline tests that must not wait for the real architecture.
  */
 import * as tf from '@tensorflow/tfjs'
+import { expect } from 'vitest'
 import type { RawImage } from '../../../src/core/image'
 
 type ST = tf.SymbolicTensor
@@ -80,4 +81,12 @@ export function greySceneWithPost(width = 240, height = 240): { image: RawImage;
   const mask: RawImage = { width, height, channels: 1, data: new Uint8Array(width * height) }
   for (let y = 100; y < 140; y++) for (let x = 110; x < 130; x++) mask.data[y * width + x] = 255
   return { image, mask }
+}
+
+/** The largest absolute difference between two arrays of the same length (the length is checked). */
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length)
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
+  return m
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { saveModelDir } from '../../../src/engine/model-dir'
 import { createShadowEngine } from '../../../src/engine/inference'
 import { openShadowBlock } from '../../../src/engine/shadow-block'
-import { buildTestShadowModel, testInput } from '../engine-infer/test-models'
+import { buildTestShadowModel, maxAbsDiff, testInput } from '../engine-infer/test-models'
 import { writeGeometricShadowModel } from '../../helpers/geometric-shadow-model'
 
 /** The shadow block with given attention maps: exactly the full model when given its own maps, different when given others. */
@@ -21,12 +21,6 @@ beforeAll(async () => {
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
-
 describe('shadow block (attention as an input)', () => {
   for (const runtime of ['onnx', 'tfjs'] as const) {
     it(`${runtime}: own attention maps give the full model's darkening; other maps change it`, async () => {
@@ -35,10 +29,10 @@ describe('shadow block (attention as an input)', () => {
       const input = testInput(32, 2)
       const full = await engine.infer(input, 2)
       const same = await block.run(input, full.attention, 2)
-      expect(maxDiff(same, full.darkening)).toBeLessThan(1e-5)
+      expect(maxAbsDiff(same, full.darkening)).toBeLessThan(1e-5)
       const other = new Float32Array(full.attention.length).fill(0.9)
       const changed = await block.run(input, other, 2)
-      expect(maxDiff(changed, full.darkening)).toBeGreaterThan(1e-3)
+      expect(maxAbsDiff(changed, full.darkening)).toBeGreaterThan(1e-3)
       await block.dispose()
       await engine.dispose()
     })
