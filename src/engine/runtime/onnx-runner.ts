@@ -39,19 +39,26 @@ export async function createOnnxRunner(onnxBytes: Uint8Array, manifest: ModelMan
     await session.release()
     throw new Error(`model.onnx does not have the manifest's input/outputs (${inputName} -> ${manifest.onnx.outputNames.join(', ')})`)
   }
+  // maps.onnx only saves work: one that does not open or does not fit is left out (the whole graph runs), and said.
   let mapsSession: InferenceSession | null = null
+  let mapsSkipped = ''
   if (options.mapsBytes) {
-    mapsSession = await ort.InferenceSession.create(options.mapsBytes, sessionOptions)
-    if (!mapsSession.outputNames.includes(attentionName) || mapsSession.outputNames.includes(darkeningName) || (directionName && !mapsSession.outputNames.includes(directionName))) {
-      await Promise.all([session.release(), mapsSession.release()])
-      throw new Error(`maps.onnx does not have the manifest's outputs less the darkening (${manifest.onnx.outputNames.join(', ')})`)
+    try {
+      mapsSession = await ort.InferenceSession.create(options.mapsBytes, sessionOptions)
+    } catch (err) {
+      mapsSkipped = ` (maps.onnx not used: ${String((err as Error)?.message ?? err).split('\n')[0]})`
+    }
+    if (mapsSession && (!mapsSession.outputNames.includes(attentionName) || mapsSession.outputNames.includes(darkeningName) || (directionName && !mapsSession.outputNames.includes(directionName)))) {
+      await mapsSession.release()
+      mapsSession = null
+      mapsSkipped = ` (maps.onnx not used: its outputs are not the manifest's less the darkening)`
     }
   }
   let released = false
   return {
     runtime: 'onnx',
     backend: 'onnxruntime-cpu',
-    detail: `onnxruntime-node ${ort.env.versions?.common ?? ''} CPU, ${threads} thread${threads === 1 ? '' : 's'}`.replace(/\s+/g, ' '),
+    detail: `onnxruntime-node ${ort.env.versions?.common ?? ''} CPU, ${threads} thread${threads === 1 ? '' : 's'}${mapsSkipped}`.replace(/\s+/g, ' '),
     size,
     async run(batch: Float32Array, n: number, outputs?: RunOutputs): Promise<ModelOutputs> {
       if (released) throw new Error('the ONNX session was disposed')

@@ -74,4 +74,18 @@ describe('maps.onnx', () => {
     await fs.writeFile(join(old, MAPS_ONNX_FILE), bytes)
     await expect(createShadowEngine({ modelDir: old, runtime: 'onnx', threads: 1 })).rejects.toThrow(/maps\.onnx is damaged/)
   })
+
+  it('one that does not fit (here the whole graph, darkening included) is left out and said, and the whole graph runs', async () => {
+    const misfit = join(dir, 'misfit')
+    await fs.cp(join(dir, 'cast'), misfit, { recursive: true })
+    const full = await fs.readFile(join(misfit, 'model.onnx'))
+    await fs.writeFile(join(misfit, MAPS_ONNX_FILE), full)
+    const manifest = await readModelManifest(misfit)
+    await fs.writeFile(join(misfit, MANIFEST_FILE), JSON.stringify({ ...manifest, files: { ...manifest.files, [MAPS_ONNX_FILE]: manifest.files['model.onnx'] } }, null, 2))
+    const engine = await createShadowEngine({ modelDir: misfit, runtime: 'onnx', threads: 1 })
+    expect(engine.detail).toMatch(/maps\.onnx not used/)
+    const out = await engine.infer(testInput(config.size, 1, 2), 1, { darkening: false })
+    expect(out.darkening.length).toBe(config.size * config.size * 3)
+    await engine.dispose()
+  })
 })
