@@ -657,9 +657,9 @@ export function weighBelief(
  * shadow still falls down) and the two darkenings are averaged, the mirrored one mirrored back.
  * Training flips half its examples, so both are equally good answers where photos are as likely
  * lit from the left as from the right. On every photo their mean's squared error is at most the
- * mean of theirs (squared error is convex), and lower wherever they differ. Measured (twenty-fourth session, against one pass):
- * tuning split -0.018 GRMSE, -0.08 LRMSE; held-out v4 -0.041, -0.05; real-dev -0.09, +0.07.
- * It doubles the shadow passes.
+ * mean of theirs (squared error is convex), and lower wherever they differ. Measured
+ * (twenty-fourth session, against one pass): tuning split -0.018 GRMSE, -0.08 LRMSE; held-out v4
+ * -0.041, -0.05; real-dev -0.09, +0.07. It doubles the shadow passes.
  */
 export async function shadeCasts(engine: ShadowEngine, batch: Float32Array, attention: Float32Array, angles: number[], shapePriorOption?: ShapePrior | null, mirrorAverage = true): Promise<Float32Array[]> {
   const S = engine.size
